@@ -1,0 +1,58 @@
+# Striatum: `make demo` and `make test` work on a fresh machine (they install what is missing).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+VENV := $(CURDIR)/.venv
+# libtorch comes from the torch wheel in the project venv (tch 0.26 needs libtorch 2.13.0).
+export LIBTORCH_USE_PYTORCH := 1
+export VIRTUAL_ENV := $(VENV)
+export PATH := $(VENV)/bin:$(PATH)
+export CARGO_TERM_COLOR ?= never
+
+CARGO ?= cargo
+STRIATUM := target/debug/striatum
+
+.PHONY: help bootstrap build test unit-tests lint fmt demo bench doctor clean
+
+help:
+	@echo "make demo   - install what is missing, build, and run the demo"
+	@echo "make test   - install what is missing, build, and run every test (+ fmt and clippy)"
+	@echo "make bench  - codec (criterion) and bus latency benchmarks"
+	@echo "make doctor - check libtorch, CUDA, Vulkan and Zenoh"
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+build: bootstrap
+	$(CARGO) build --workspace --bins
+
+test: bootstrap
+	$(CARGO) fmt --all -- --check
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@echo "make test: all checks passed"
+
+lint: bootstrap
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+doctor: build
+	$(STRIATUM) doctor
+
+demo: build
+	$(STRIATUM) doctor
+	@echo
+	@echo "Bus latency between two Zenoh sessions on loopback:"
+	$(STRIATUM) bench bus --samples 500
+
+bench: build
+	$(CARGO) bench -p striatum-msgs --bench codec -- --noplot
+	$(CARGO) build --release -p striatum
+	target/release/striatum bench bus --samples 5000
+
+clean:
+	$(CARGO) clean
