@@ -16,7 +16,7 @@ use crate::bus_args::BusArgs;
 
 /// Striatum: learned process rewards, RL and VLA policies for robot arms, in sim and on hardware.
 #[derive(Debug, Parser)]
-#[command(name = "striatum", version, about, long_about = None, after_help = "Examples:\n  striatum doctor\n  striatum topic echo 'striatum/@v1/*/reward/progress'\n  striatum nodes --watch")]
+#[command(name = "striatum", version, after_help = "Examples:\n  striatum doctor\n  striatum topic echo 'striatum/@v1/*/reward/progress'\n  striatum nodes --watch")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
