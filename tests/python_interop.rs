@@ -11,7 +11,8 @@ use striatum_msgs::{Header, JointState, ProgressReward, Topic, ViewEstimate};
 
 fn peer(args: &[&str]) -> anyhow::Result<ChildLines> {
     let mut cmd = Command::new(venv_python()?);
-    cmd.arg(workspace_root().join("tests/python/peer.py")).args(args);
+    cmd.arg(workspace_root().join("tests/python/peer.py"))
+        .args(args);
     ChildLines::spawn(cmd)
 }
 
@@ -60,13 +61,24 @@ async fn python_decodes_what_rust_publishes() -> anyhow::Result<()> {
     let js_pub = bus.publisher(&js_topic, Qos::Telemetry).await?;
     let pr_pub = bus.publisher(&pr_topic, Qos::Telemetry).await?;
 
-    let mut python = peer(&["sub", "--connect", &endpoint, "--key", "striatum/@v1/interop/rust/*", "--count", "1000"])?;
+    let mut python = peer(&[
+        "sub",
+        "--connect",
+        &endpoint,
+        "--key",
+        "striatum/@v1/interop/rust/*",
+        "--count",
+        "1000",
+    ])?;
     assert_eq!(python.next_line(Duration::from_secs(30))?, "ready");
 
     let (mut js_json, mut pr_json) = (None, None);
     let start = Instant::now();
     while js_json.is_none() || pr_json.is_none() {
-        anyhow::ensure!(start.elapsed() < Duration::from_secs(20), "python received nothing");
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(20),
+            "python received nothing"
+        );
         js_pub.put(&rust_joint_state())?;
         pr_pub.put(&rust_reward())?;
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -85,7 +97,10 @@ async fn python_decodes_what_rust_publishes() -> anyhow::Result<()> {
     assert_eq!(js["key"], js_topic.key());
     assert_eq!(js["stamp_ns"], expected.header.stamp_ns);
     assert_eq!(js["frame_id"], "rust_base");
-    assert_eq!(js["name"], serde_json::json!(["shoulder_pan", "elbow_flex"]));
+    assert_eq!(
+        js["name"],
+        serde_json::json!(["shoulder_pan", "elbow_flex"])
+    );
     assert_eq!(js["position"], serde_json::json!([0.25, -1.5]));
     assert_eq!(js["velocity"], serde_json::json!([2.0, 0.0]));
     assert_eq!(js["effort"], serde_json::json!([]));
@@ -99,7 +114,10 @@ async fn python_decodes_what_rust_publishes() -> anyhow::Result<()> {
     assert_eq!(pr["progress_delta"], 0.03125);
     assert_eq!(pr["done_prob"], 0.875);
     assert_eq!(pr["uncertainty"], 0.5);
-    assert_eq!(pr["per_view"], serde_json::json!([["front", 0.5, 0.75], ["wrist", 0.75, 0.25]]));
+    assert_eq!(
+        pr["per_view"],
+        serde_json::json!([["front", 0.5, 0.75], ["wrist", 0.75, 0.25]])
+    );
     assert_eq!(pr["model_id"], "prm-v1");
     assert_eq!(pr["inference_ns"], 3_200_000);
     Ok(())
@@ -111,19 +129,47 @@ async fn rust_decodes_what_python_publishes() -> anyhow::Result<()> {
     let bus = Bus::open(&BusConfig::isolated(std::slice::from_ref(&endpoint), &[])).await?;
     let js_topic = Topic::<JointState>::new("interop", "python", streams::JOINT_STATE)?;
     let pr_topic = Topic::<ProgressReward>::new("interop", "python", streams::PROGRESS)?;
-    let js_sub = bus.subscriber::<JointState>(js_topic.key(), Qos::Telemetry).await?;
-    let pr_sub = bus.subscriber::<ProgressReward>(pr_topic.key(), Qos::Telemetry).await?;
+    let js_sub = bus
+        .subscriber::<JointState>(js_topic.key(), Qos::Telemetry)
+        .await?;
+    let pr_sub = bus
+        .subscriber::<ProgressReward>(pr_topic.key(), Qos::Telemetry)
+        .await?;
 
-    let mut js_peer = peer(&["pub", "--connect", &endpoint, "--key", js_topic.key(), "--type", "sensor_msgs/msg/JointState"])?;
-    let mut pr_peer = peer(&["pub", "--connect", &endpoint, "--key", pr_topic.key(), "--type", "striatum_msgs/msg/ProgressReward"])?;
+    let mut js_peer = peer(&[
+        "pub",
+        "--connect",
+        &endpoint,
+        "--key",
+        js_topic.key(),
+        "--type",
+        "sensor_msgs/msg/JointState",
+    ])?;
+    let mut pr_peer = peer(&[
+        "pub",
+        "--connect",
+        &endpoint,
+        "--key",
+        pr_topic.key(),
+        "--type",
+        "striatum_msgs/msg/ProgressReward",
+    ])?;
     assert_eq!(js_peer.next_line(Duration::from_secs(30))?, "ready");
     assert_eq!(pr_peer.next_line(Duration::from_secs(30))?, "ready");
 
-    let js = tokio::task::spawn_blocking(move || js_sub.recv_timeout(Duration::from_secs(20)).map(|r| (r, js_sub)))
-        .await??
-        .0;
-    let pr = tokio::task::spawn_blocking(move || pr_sub.recv_timeout(Duration::from_secs(20)).map(|r| (r, pr_sub)))
-        .await??;
+    let js = tokio::task::spawn_blocking(move || {
+        js_sub
+            .recv_timeout(Duration::from_secs(20))
+            .map(|r| (r, js_sub))
+    })
+    .await??
+    .0;
+    let pr = tokio::task::spawn_blocking(move || {
+        pr_sub
+            .recv_timeout(Duration::from_secs(20))
+            .map(|r| (r, pr_sub))
+    })
+    .await??;
     let (pr, pr_sub) = pr;
 
     assert_eq!(

@@ -53,7 +53,11 @@ impl ChildLines {
                 }
             }
         });
-        Ok(Self { child, stdin, lines })
+        Ok(Self {
+            child,
+            stdin,
+            lines,
+        })
     }
 
     /// The next stdout line, waiting at most `timeout`.

@@ -193,8 +193,13 @@ fn json_string(s: &str) -> String {
 }
 
 fn json_list(items: &[String]) -> String {
-    serde_json::Value::Array(items.iter().map(|s| serde_json::Value::String(s.clone())).collect())
-        .to_string()
+    serde_json::Value::Array(
+        items
+            .iter()
+            .map(|s| serde_json::Value::String(s.clone()))
+            .collect(),
+    )
+    .to_string()
 }
 
 #[cfg(test)]
@@ -209,7 +214,11 @@ mod tests {
         let listen = c.get_json("listen/endpoints").unwrap();
         assert!(listen.contains("127.0.0.1:7447"), "{listen}");
         assert!(!listen.contains("0.0.0.0"), "{listen}");
-        assert!(c.get_json("connect/endpoints").unwrap().contains("127.0.0.1:7447"));
+        assert!(
+            c.get_json("connect/endpoints")
+                .unwrap()
+                .contains("127.0.0.1:7447")
+        );
     }
 
     #[test]
@@ -220,7 +229,13 @@ mod tests {
         };
         let err = cfg.to_zenoh().unwrap_err().to_string();
         assert!(err.contains("nonsense"), "{err}");
-        assert!("bridge".parse::<Mode>().unwrap_err().to_string().contains("bridge"));
+        assert!(
+            "bridge"
+                .parse::<Mode>()
+                .unwrap_err()
+                .to_string()
+                .contains("bridge")
+        );
     }
 
     #[test]

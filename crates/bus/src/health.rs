@@ -30,7 +30,11 @@ pub struct NodeHandle {
 }
 
 impl NodeHandle {
-    pub(crate) async fn declare(session: &zenoh::Session, robot: &str, node: &str) -> Result<Self, BusError> {
+    pub(crate) async fn declare(
+        session: &zenoh::Session,
+        robot: &str,
+        node: &str,
+    ) -> Result<Self, BusError> {
         let key = topics::liveliness_key(robot, node)?;
         let token = session
             .liveliness()
@@ -99,7 +103,10 @@ impl NodeWatcher {
 }
 
 /// The nodes whose tokens answer within `timeout`, sorted.
-pub(crate) async fn live_nodes(session: &zenoh::Session, timeout: Duration) -> Result<Vec<NodeId>, BusError> {
+pub(crate) async fn live_nodes(
+    session: &zenoh::Session,
+    timeout: Duration,
+) -> Result<Vec<NodeId>, BusError> {
     let replies = session
         .liveliness()
         .get(topics::liveliness_pattern())
@@ -108,10 +115,12 @@ pub(crate) async fn live_nodes(session: &zenoh::Session, timeout: Duration) -> R
         .map_err(BusError::zenoh)?;
     let mut nodes = Vec::new();
     while let Ok(reply) = replies.recv_async().await {
-        if let Ok(sample) = reply.result() {
-            if let Ok((robot, node)) = topics::parse_liveliness_key(sample.key_expr().as_str()) {
-                nodes.push(NodeId { robot, node });
-            }
+        if let Some((robot, node)) = reply
+            .result()
+            .ok()
+            .and_then(|s| topics::parse_liveliness_key(s.key_expr().as_str()).ok())
+        {
+            nodes.push(NodeId { robot, node });
         }
     }
     nodes.sort();

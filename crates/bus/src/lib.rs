@@ -26,7 +26,9 @@ use std::time::Duration;
 pub use config::{BusConfig, Mode, RENDEZVOUS_ENDPOINT, free_local_endpoint};
 pub use error::BusError;
 pub use health::{NodeEvent, NodeHandle, NodeId, NodeWatcher};
-pub use pubsub::{Publisher, Received, Subscriber, SubscriberStats, announced_type, decode_sample, encoding_for};
+pub use pubsub::{
+    Publisher, Received, Subscriber, SubscriberStats, announced_type, decode_sample, encoding_for,
+};
 pub use qos::{Qos, QueuePolicy};
 pub use service::Service;
 use striatum_msgs::{Message, Topic};
@@ -42,7 +44,9 @@ pub struct Bus {
 impl Bus {
     /// Opens a session.
     pub async fn open(config: &BusConfig) -> Result<Self, BusError> {
-        let session = zenoh::open(config.to_zenoh()?).await.map_err(BusError::zenoh)?;
+        let session = zenoh::open(config.to_zenoh()?)
+            .await
+            .map_err(BusError::zenoh)?;
         Ok(Self { session })
     }
 
@@ -52,12 +56,20 @@ impl Bus {
     }
 
     /// Declares a publisher of `M` on `topic` with a QoS preset.
-    pub async fn publisher<M: Message>(&self, topic: &Topic<M>, qos: Qos) -> Result<Publisher<M>, BusError> {
+    pub async fn publisher<M: Message>(
+        &self,
+        topic: &Topic<M>,
+        qos: Qos,
+    ) -> Result<Publisher<M>, BusError> {
         Publisher::declare(&self.session, topic, qos).await
     }
 
     /// Subscribes to `M` on a key expression (a topic key or a [`striatum_msgs::topics::pattern`]).
-    pub async fn subscriber<M: Message>(&self, key_expr: &str, qos: Qos) -> Result<Subscriber<M>, BusError> {
+    pub async fn subscriber<M: Message>(
+        &self,
+        key_expr: &str,
+        qos: Qos,
+    ) -> Result<Subscriber<M>, BusError> {
         Subscriber::declare(&self.session, key_expr, qos.queue()).await
     }
 
@@ -77,7 +89,11 @@ impl Bus {
     }
 
     /// Serves requests of type `Req` at `key` with `handler`; an `Err` is sent back as text.
-    pub async fn serve<Req, Resp, F>(&self, key: &str, handler: F) -> Result<Service<Req, Resp>, BusError>
+    pub async fn serve<Req, Resp, F>(
+        &self,
+        key: &str,
+        handler: F,
+    ) -> Result<Service<Req, Resp>, BusError>
     where
         Req: Message,
         Resp: Message,

@@ -35,15 +35,19 @@ pub fn schema_of(encoding: &Encoding) -> Option<String> {
 /// Decodes a sample as `M`, checking the announced type first (a sample without a schema, as
 /// a foreign CDR peer may send, is decoded on trust).
 pub fn decode_sample<M: Message>(sample: &Sample) -> Result<M, DecodeError> {
-    if let Some(found) = announced_type(sample) {
-        if found != M::TYPE_NAME {
-            return Err(DecodeError::WrongType {
-                expected: M::TYPE_NAME,
-                found,
-            });
-        }
-    }
+    check_announced::<M>(announced_type(sample))?;
     M::decode(&sample.payload().to_bytes())
+}
+
+/// Rejects a payload that announces a type other than `M` (no announcement is accepted).
+pub(crate) fn check_announced<M: Message>(announced: Option<String>) -> Result<(), DecodeError> {
+    match announced {
+        Some(found) if found != M::TYPE_NAME => Err(DecodeError::WrongType {
+            expected: M::TYPE_NAME,
+            found,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Sends messages of one type on one topic.

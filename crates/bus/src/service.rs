@@ -8,7 +8,7 @@ use zenoh::Wait;
 use zenoh::query::Query;
 
 use crate::error::BusError;
-use crate::pubsub::{encoding_for, schema_of};
+use crate::pubsub::{check_announced, encoding_for, schema_of};
 
 /// A declared service; it answers until dropped.
 pub struct Service<Req, Resp> {
@@ -17,20 +17,20 @@ pub struct Service<Req, Resp> {
 }
 
 fn decode_request<Req: Message>(query: &Query) -> Result<Req, DecodeError> {
-    if let Some(found) = query.encoding().and_then(schema_of) {
-        if found != Req::TYPE_NAME {
-            return Err(DecodeError::WrongType {
-                expected: Req::TYPE_NAME,
-                found,
-            });
-        }
-    }
-    let bytes = query.payload().map(|p| p.to_bytes().into_owned()).unwrap_or_default();
+    check_announced::<Req>(query.encoding().and_then(schema_of))?;
+    let bytes = query
+        .payload()
+        .map(|p| p.to_bytes().into_owned())
+        .unwrap_or_default();
     Req::decode(&bytes)
 }
 
 impl<Req: Message, Resp: Message> Service<Req, Resp> {
-    pub(crate) async fn declare<F>(session: &zenoh::Session, key: &str, handler: F) -> Result<Self, BusError>
+    pub(crate) async fn declare<F>(
+        session: &zenoh::Session,
+        key: &str,
+        handler: F,
+    ) -> Result<Self, BusError>
     where
         F: Fn(Req) -> Result<Resp, String> + Send + Sync + 'static,
     {
@@ -40,10 +40,16 @@ impl<Req: Message, Resp: Message> Service<Req, Resp> {
                 let answer = decode_request::<Req>(&query)
                     .map_err(|e| format!("bad request: {e}"))
                     .and_then(&handler)
-                    .and_then(|resp| resp.encode().map_err(|e| format!("cannot encode reply: {e}")));
+                    .and_then(|resp| {
+                        resp.encode()
+                            .map_err(|e| format!("cannot encode reply: {e}"))
+                    });
                 let key = query.key_expr().clone();
                 let sent = match answer {
-                    Ok(bytes) => query.reply(key, bytes).encoding(encoding_for::<Resp>()).wait(),
+                    Ok(bytes) => query
+                        .reply(key, bytes)
+                        .encoding(encoding_for::<Resp>())
+                        .wait(),
                     Err(message) => query.reply_err(message).wait(),
                 };
                 if let Err(e) = sent {
@@ -73,7 +79,10 @@ pub(crate) async fn call<Req: Message, Resp: Message>(
         .timeout(timeout)
         .await
         .map_err(BusError::zenoh)?;
-    let reply = replies.recv_async().await.map_err(|_| BusError::Timeout(timeout))?;
+    let reply = replies
+        .recv_async()
+        .await
+        .map_err(|_| BusError::Timeout(timeout))?;
     match reply.into_result() {
         Ok(sample) => Ok(crate::pubsub::decode_sample::<Resp>(&sample)?),
         Err(err) => Err(BusError::Remote {

@@ -47,7 +47,12 @@ async fn two_sessions_exchange_typed_messages_in_order() -> anyhow::Result<()> {
     let (a, b) = pair().await?;
     let topic = Topic::<JointState>::new("arm0", "driver", streams::JOINT_STATE)?;
     let publisher = a.publisher(&topic, Qos::Reliable).await?;
-    let subscriber = b.subscriber::<JointState>(&topics::pattern(None, None, Some(streams::JOINT_STATE))?, Qos::Reliable).await?;
+    let subscriber = b
+        .subscriber::<JointState>(
+            &topics::pattern(None, None, Some(streams::JOINT_STATE))?,
+            Qos::Reliable,
+        )
+        .await?;
     wait_until_connected(&publisher, &subscriber, &joint_state(0)).await?;
     for i in 1..=100 {
         publisher.put(&joint_state(i))?;
@@ -66,7 +71,9 @@ async fn a_subscriber_fed_garbage_keeps_delivering_good_messages() -> anyhow::Re
     let (a, b) = pair().await?;
     let topic = Topic::<JointState>::new("arm0", "driver", streams::JOINT_STATE)?;
     let publisher = a.publisher(&topic, Qos::Reliable).await?;
-    let subscriber = b.subscriber::<JointState>(topic.key(), Qos::Reliable).await?;
+    let subscriber = b
+        .subscriber::<JointState>(topic.key(), Qos::Reliable)
+        .await?;
     wait_until_connected(&publisher, &subscriber, &joint_state(0)).await?;
 
     let session = a.session();
@@ -80,11 +87,20 @@ async fn a_subscriber_fed_garbage_keeps_delivering_good_messages() -> anyhow::Re
     };
     let garbage: Vec<(Vec<u8>, striatum_bus::zenoh::bytes::Encoding)> = vec![
         // Truncated.
-        (good[..good.len() - 3].to_vec(), striatum_bus::encoding_for::<JointState>()),
+        (
+            good[..good.len() - 3].to_vec(),
+            striatum_bus::encoding_for::<JointState>(),
+        ),
         // Random bytes with no type announced.
-        (vec![0xde, 0xad, 0xbe, 0xef, 1, 2, 3], striatum_bus::zenoh::bytes::Encoding::default()),
+        (
+            vec![0xde, 0xad, 0xbe, 0xef, 1, 2, 3],
+            striatum_bus::zenoh::bytes::Encoding::default(),
+        ),
         // A NaN position.
-        (std::mem::take(&mut nan_bytes), striatum_bus::encoding_for::<JointState>()),
+        (
+            std::mem::take(&mut nan_bytes),
+            striatum_bus::encoding_for::<JointState>(),
+        ),
         // A valid payload of another type.
         (
             Heartbeat {
@@ -104,7 +120,11 @@ async fn a_subscriber_fed_garbage_keeps_delivering_good_messages() -> anyhow::Re
     let n_bad = garbage.len() as u64;
     for round in 0..3u32 {
         for (bytes, encoding) in &garbage {
-            session.put(topic.key(), bytes.clone()).encoding(encoding.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            session
+                .put(topic.key(), bytes.clone())
+                .encoding(encoding.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         publisher.put(&joint_state(100 + round))?;
     }
@@ -133,7 +153,11 @@ async fn latest_wins_queues_drop_the_oldest() -> anyhow::Result<()> {
     let start = Instant::now();
     // Every message is queued (evicting an older one when full), so `received` grows by 20.
     while subscriber.stats().received - before.received < 20 {
-        anyhow::ensure!(start.elapsed() < Duration::from_secs(5), "messages missing: {:?}", subscriber.stats());
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(5),
+            "messages missing: {:?}",
+            subscriber.stats()
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let left: Vec<JointState> = subscriber.drain().into_iter().map(|r| r.msg).collect();
@@ -155,15 +179,24 @@ async fn liveliness_token_disappears_when_its_node_is_dropped() -> anyhow::Resul
     assert!(live.contains(node.id()), "{live:?}");
     let id = node.id().clone();
     drop(node);
-    assert_eq!(watcher.next(Duration::from_secs(5)).await?, NodeEvent::Left(id.clone()));
+    assert_eq!(
+        watcher.next(Duration::from_secs(5)).await?,
+        NodeEvent::Left(id.clone())
+    );
     let live = b.live_nodes(Duration::from_secs(1)).await?;
     assert!(!live.contains(&id), "{live:?}");
 
     // A node whose whole session goes away disappears too.
     let other = a.declare_node("arm0", "learner").await?;
-    assert_eq!(watcher.next(Duration::from_secs(5)).await?, NodeEvent::Joined(other.id().clone()));
+    assert_eq!(
+        watcher.next(Duration::from_secs(5)).await?,
+        NodeEvent::Joined(other.id().clone())
+    );
     a.close().await?;
-    assert_eq!(watcher.next(Duration::from_secs(10)).await?, NodeEvent::Left(other.id().clone()));
+    assert_eq!(
+        watcher.next(Duration::from_secs(10)).await?,
+        NodeEvent::Left(other.id().clone())
+    );
     Ok(())
 }
 
@@ -190,7 +223,10 @@ async fn services_answer_typed_requests_and_report_bad_ones() -> anyhow::Result<
         .await?;
     let start = Instant::now();
     let reply = loop {
-        match b.call::<JointState, ProgressReward>(key, &joint_state(0), Duration::from_secs(1)).await {
+        match b
+            .call::<JointState, ProgressReward>(key, &joint_state(0), Duration::from_secs(1))
+            .await
+        {
             Ok(r) => break r,
             Err(e) if start.elapsed() < Duration::from_secs(10) => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -202,35 +238,53 @@ async fn services_answer_typed_requests_and_report_bad_ones() -> anyhow::Result<
     assert_eq!(reply.progress, 0.0);
     let mut half = joint_state(0);
     half.positions = vec![0.5, 0.5];
-    let reply = b.call::<JointState, ProgressReward>(key, &half, Duration::from_secs(2)).await?;
+    let reply = b
+        .call::<JointState, ProgressReward>(key, &half, Duration::from_secs(2))
+        .await?;
     assert_eq!(reply.progress, 0.5);
 
     // The handler's own error and an invalid reply both come back as errors.
     let empty = JointState::default();
-    let err = b.call::<JointState, ProgressReward>(key, &empty, Duration::from_secs(2)).await.unwrap_err();
-    assert!(matches!(&err, BusError::Remote { message, .. } if message.contains("no joints")), "{err}");
+    let err = b
+        .call::<JointState, ProgressReward>(key, &empty, Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, BusError::Remote { message, .. } if message.contains("no joints")),
+        "{err}"
+    );
     let mut too_far = joint_state(0);
     too_far.positions = vec![3.0, 0.0];
-    let err = b.call::<JointState, ProgressReward>(key, &too_far, Duration::from_secs(2)).await.unwrap_err();
-    assert!(matches!(&err, BusError::Remote { message, .. } if message.contains("progress")), "{err}");
+    let err = b
+        .call::<JointState, ProgressReward>(key, &too_far, Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, BusError::Remote { message, .. } if message.contains("progress")),
+        "{err}"
+    );
     // A request of the wrong type is refused by the service, not misread.
-    let err = b.call::<Heartbeat, ProgressReward>(
-        key,
-        &Heartbeat {
-            header: Header::default(),
-            node: "n".into(),
-            seq: 1,
-            state: NodeState::Running,
-            uptime_ns: 0,
-            messages_in: 0,
-            messages_out: 0,
-            decode_errors: 0,
-        },
-        Duration::from_secs(2),
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(&err, BusError::Remote { message, .. } if message.contains("wrong message type")), "{err}");
+    let err = b
+        .call::<Heartbeat, ProgressReward>(
+            key,
+            &Heartbeat {
+                header: Header::default(),
+                node: "n".into(),
+                seq: 1,
+                state: NodeState::Running,
+                uptime_ns: 0,
+                messages_in: 0,
+                messages_out: 0,
+                decode_errors: 0,
+            },
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, BusError::Remote { message, .. } if message.contains("wrong message type")),
+        "{err}"
+    );
     Ok(())
 }
 
@@ -243,9 +297,13 @@ async fn default_sessions_find_each_other_without_a_server() -> anyhow::Result<(
     let third = Bus::open(&BusConfig::default()).await?;
     let topic = Topic::<JointState>::new("arm9", "rendezvous_test", streams::JOINT_STATE)?;
     let p2 = second.publisher(&topic, Qos::Reliable).await?;
-    let s3 = third.subscriber::<JointState>(topic.key(), Qos::Reliable).await?;
+    let s3 = third
+        .subscriber::<JointState>(topic.key(), Qos::Reliable)
+        .await?;
     wait_until_connected(&p2, &s3, &joint_state(0)).await?;
-    let s1 = first.subscriber::<JointState>(topic.key(), Qos::Reliable).await?;
+    let s1 = first
+        .subscriber::<JointState>(topic.key(), Qos::Reliable)
+        .await?;
     wait_until_connected(&p2, &s1, &joint_state(0)).await?;
     s3.drain();
 

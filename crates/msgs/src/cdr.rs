@@ -92,7 +92,12 @@ impl CdrWriter {
     }
 
     /// Writes a sequence length prefix after checking it against `max`.
-    pub fn seq_len(&mut self, field: &'static str, len: usize, max: usize) -> Result<(), EncodeError> {
+    pub fn seq_len(
+        &mut self,
+        field: &'static str,
+        len: usize,
+        max: usize,
+    ) -> Result<(), EncodeError> {
         if len > max {
             return Err(EncodeError::TooLarge { field, len, max });
         }
@@ -143,7 +148,11 @@ impl CdrWriter {
     }
 
     /// Writes a `string[]` sequence.
-    pub fn string_seq(&mut self, field: &'static str, values: &[String]) -> Result<(), EncodeError> {
+    pub fn string_seq(
+        &mut self,
+        field: &'static str,
+        values: &[String],
+    ) -> Result<(), EncodeError> {
         self.seq_len(field, values.len(), MAX_SEQUENCE_LEN)?;
         for s in values {
             self.string(field, s)?;

@@ -113,7 +113,9 @@ pub enum EncodeError {
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum DecodeError {
     /// The input ended before the message did.
-    #[error("truncated input: field `{field}` needs {needed} bytes at offset {offset}, only {available} left")]
+    #[error(
+        "truncated input: field `{field}` needs {needed} bytes at offset {offset}, only {available} left"
+    )]
     Truncated {
         /// Field being read.
         field: &'static str,
@@ -125,7 +127,9 @@ pub enum DecodeError {
         available: usize,
     },
     /// The 4-byte encapsulation header is missing or names an encoding we do not speak.
-    #[error("unsupported encapsulation header {found:02x?}: expected CDR little-endian [00, 01, 00, 00]")]
+    #[error(
+        "unsupported encapsulation header {found:02x?}: expected CDR little-endian [00, 01, 00, 00]"
+    )]
     BadEncapsulation {
         /// The header bytes found (fewer than 4 if the input was shorter).
         found: Vec<u8>,
@@ -188,7 +192,10 @@ pub(crate) fn finite(field: impl Into<String>, value: f64) -> Result<(), Validat
 }
 
 /// Returns an error unless every value is finite.
-pub(crate) fn all_finite<T: Into<f64> + Copy>(field: &str, values: &[T]) -> Result<(), ValidationError> {
+pub(crate) fn all_finite<T: Into<f64> + Copy>(
+    field: &str,
+    values: &[T],
+) -> Result<(), ValidationError> {
     for (i, v) in values.iter().enumerate() {
         let v: f64 = (*v).into();
         if !v.is_finite() {

@@ -23,6 +23,7 @@
 pub mod any;
 pub mod cdr;
 mod error;
+pub mod examples;
 mod message;
 pub mod topics;
 mod types;

@@ -40,7 +40,9 @@ pub mod streams {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopicError {
     /// A robot, node or stream name is empty or holds a character outside `[A-Za-z0-9_.-]`.
-    #[error("{what} `{value}` is not a valid key segment: use 1-64 characters from [A-Za-z0-9_.-], not starting with '.'")]
+    #[error(
+        "{what} `{value}` is not a valid key segment: use 1-64 characters from [A-Za-z0-9_.-], not starting with '.'"
+    )]
     BadSegment {
         /// Which part of the key.
         what: &'static str,
@@ -206,7 +208,9 @@ pub fn parse_liveliness_key(key: &str) -> Result<(String, String), TopicError> {
         .and_then(|r| r.strip_prefix('/'))
         .ok_or_else(|| TopicError::NotAStriatumKey(key.to_owned()))?;
     match rest.split('/').collect::<Vec<_>>().as_slice() {
-        [robot, node] if check_segment("robot id", robot).is_ok() && check_segment("node", node).is_ok() => {
+        [robot, node]
+            if check_segment("robot id", robot).is_ok() && check_segment("node", node).is_ok() =>
+        {
             Ok(((*robot).to_owned(), (*node).to_owned()))
         }
         _ => Err(TopicError::NotAStriatumKey(key.to_owned())),

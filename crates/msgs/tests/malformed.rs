@@ -6,7 +6,9 @@ use striatum_msgs::*;
 /// Encodes without validation, as a buggy or hostile peer would.
 fn raw<M: CdrStruct>(msg: &M) -> Vec<u8> {
     let mut w = CdrWriter::default();
-    msg.write_cdr(&mut w).unwrap();
+    if let Err(e) = msg.write_cdr(&mut w) {
+        panic!("the test message does not serialise: {e}");
+    }
     w.into_bytes()
 }
 
@@ -63,8 +65,14 @@ fn truncated_input() {
 fn wrong_encapsulation_header() {
     let mut bytes = joint_state().encode().unwrap();
     bytes[1] = 0x00; // CDR big-endian
-    assert!(matches!(JointState::decode(&bytes), Err(DecodeError::BadEncapsulation { .. })));
-    assert!(matches!(JointState::decode(&[]), Err(DecodeError::BadEncapsulation { .. })));
+    assert!(matches!(
+        JointState::decode(&bytes),
+        Err(DecodeError::BadEncapsulation { .. })
+    ));
+    assert!(matches!(
+        JointState::decode(&[]),
+        Err(DecodeError::BadEncapsulation { .. })
+    ));
 }
 
 #[test]
@@ -82,14 +90,21 @@ fn absurd_sizes() {
     w.string("f", "x").unwrap();
     w.u32(0x7fff_ffff); // names: two billion strings
     let err = JointState::decode(&w.into_bytes()).unwrap_err();
-    assert!(matches!(err, DecodeError::TooLarge { field: "name", .. }), "{err}");
+    assert!(
+        matches!(err, DecodeError::TooLarge { field: "name", .. }),
+        "{err}"
+    );
 
     let mut big = image(12);
     big.width = 100_000;
     big.step = 300_000;
     let err = Image::decode(&raw(&big)).unwrap_err();
     assert!(
-        matches!(err, DecodeError::Truncated { .. } | DecodeError::Invalid(ValidationError::OutOfRange { .. })),
+        matches!(
+            err,
+            DecodeError::Truncated { .. }
+                | DecodeError::Invalid(ValidationError::OutOfRange { .. })
+        ),
         "{err}"
     );
 }
@@ -137,7 +152,10 @@ fn non_finite_values() {
         ProgressReward::decode(&raw(&r)),
         Err(DecodeError::Invalid(ValidationError::NonFinite { .. }))
     ));
-    assert!(matches!(r.encode(), Err(EncodeError::Invalid(ValidationError::NonFinite { .. }))));
+    assert!(matches!(
+        r.encode(),
+        Err(EncodeError::Invalid(ValidationError::NonFinite { .. }))
+    ));
 }
 
 #[test]
@@ -157,7 +175,10 @@ fn out_of_range_values() {
     ));
     let mut h = image(12);
     h.header.stamp_ns = i64::MAX;
-    assert!(matches!(h.encode(), Err(EncodeError::StampOutOfRange { .. })));
+    assert!(matches!(
+        h.encode(),
+        Err(EncodeError::StampOutOfRange { .. })
+    ));
 }
 
 #[test]
@@ -222,7 +243,10 @@ fn bad_booleans_and_trailing_bytes() {
     );
     let mut bytes = t.encode().unwrap();
     bytes.extend_from_slice(&[0, 0, 0, 0, 7]);
-    assert!(matches!(Transition::decode(&bytes), Err(DecodeError::TrailingBytes { count: 5 })));
+    assert!(matches!(
+        Transition::decode(&bytes),
+        Err(DecodeError::TrailingBytes { count: 5 })
+    ));
 }
 
 #[test]
@@ -285,7 +309,10 @@ fn weights_reassembly_detects_corruption_and_mixing() {
     for c in chunks {
         result = asm.push(c);
     }
-    assert!(matches!(result, Err(AssemblyError::Checksum { version: 3, .. })));
+    assert!(matches!(
+        result,
+        Err(AssemblyError::Checksum { version: 3, .. })
+    ));
 
     let a = PolicyWeights::split(Header::default(), "p", 4, &blob, 300).unwrap();
     let mut b = PolicyWeights::split(Header::default(), "p", 4, &blob[..900], 300).unwrap();

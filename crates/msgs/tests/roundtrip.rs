@@ -34,8 +34,15 @@ fn encoding() -> impl Strategy<Value = PixelEncoding> {
 }
 
 fn image() -> impl Strategy<Value = Image> {
-    (header(), 1u32..9, 1u32..9, encoding(), 0u32..4, any::<bool>()).prop_flat_map(
-        |(header, width, height, encoding, row_pad, is_bigendian)| {
+    (
+        header(),
+        1u32..9,
+        1u32..9,
+        encoding(),
+        0u32..4,
+        any::<bool>(),
+    )
+        .prop_flat_map(|(header, width, height, encoding, row_pad, is_bigendian)| {
             let step = width * encoding.bytes_per_pixel() + row_pad;
             vec(any::<u8>(), (step * height) as usize).prop_map(move |data| Image {
                 header: header.clone(),
@@ -46,8 +53,7 @@ fn image() -> impl Strategy<Value = Image> {
                 step,
                 data,
             })
-        },
-    )
+        })
 }
 
 fn joint_state() -> impl Strategy<Value = JointState> {
@@ -64,27 +70,36 @@ fn joint_state() -> impl Strategy<Value = JointState> {
 }
 
 fn multiview() -> impl Strategy<Value = MultiViewFrame> {
-    (header(), name(), any::<u64>(), any::<u64>(), vec(image(), 0..4)).prop_map(
-        |(header, robot_id, episode_id, step, images)| MultiViewFrame {
-            header,
-            robot_id,
-            episode_id,
-            step,
-            views: images
-                .into_iter()
-                .enumerate()
-                .map(|(i, image)| NamedImage {
-                    name: format!("cam{i}"),
-                    image,
-                })
-                .collect(),
-        },
+    (
+        header(),
+        name(),
+        any::<u64>(),
+        any::<u64>(),
+        vec(image(), 0..4),
     )
+        .prop_map(
+            |(header, robot_id, episode_id, step, images)| MultiViewFrame {
+                header,
+                robot_id,
+                episode_id,
+                step,
+                views: images
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, image)| NamedImage {
+                        name: format!("cam{i}"),
+                        image,
+                    })
+                    .collect(),
+            },
+        )
 }
 
 fn quaternion() -> impl Strategy<Value = Quaternion> {
     (finite(), finite(), finite(), finite())
-        .prop_filter("non-zero", |(x, y, z, w)| x.abs() + y.abs() + z.abs() + w.abs() > 1e-3)
+        .prop_filter("non-zero", |(x, y, z, w)| {
+            x.abs() + y.abs() + z.abs() + w.abs() > 1e-3
+        })
         .prop_map(|(x, y, z, w)| {
             let n = (x * x + y * y + z * z + w * w).sqrt();
             Quaternion {
@@ -101,61 +116,88 @@ fn vector3() -> impl Strategy<Value = Vector3> {
 }
 
 fn ee_state() -> impl Strategy<Value = EndEffectorState> {
-    (header(), name(), name(), vector3(), quaternion(), vector3(), vector3(), 0.0..=1.0f64).prop_map(
-        |(header, robot_id, link, p, q, lin, ang, gripper)| EndEffectorState {
-            header,
-            robot_id,
-            link,
-            pose: Pose {
-                position: p,
-                orientation: q,
-            },
-            twist: Twist {
-                linear: lin,
-                angular: ang,
-            },
-            gripper,
-        },
+    (
+        header(),
+        name(),
+        name(),
+        vector3(),
+        quaternion(),
+        vector3(),
+        vector3(),
+        0.0..=1.0f64,
     )
+        .prop_map(
+            |(header, robot_id, link, p, q, lin, ang, gripper)| EndEffectorState {
+                header,
+                robot_id,
+                link,
+                pose: Pose {
+                    position: p,
+                    orientation: q,
+                },
+                twist: Twist {
+                    linear: lin,
+                    angular: ang,
+                },
+                gripper,
+            },
+        )
 }
 
 fn action() -> impl Strategy<Value = ActionCommand> {
     let kind = prop::sample::select(ActionKind::ALL.to_vec());
     let source = prop::sample::select(ActionSource::ALL.to_vec());
-    (header(), any::<u64>(), any::<u64>(), kind, source, 0.0..=1.0f64, any::<bool>(), 1u32..5)
-        .prop_flat_map(|(header, episode_id, step, kind, source, gripper, chunked, horizon)| {
-            let dim = match kind {
-                ActionKind::EndEffectorDelta => prop::sample::select(vec![3usize, 4, 6]).boxed(),
-                _ => (1usize..8).boxed(),
-            };
-            dim.prop_flat_map(move |dim| {
-                let header = header.clone();
-                let chunk = if chunked {
-                    (vec(finite(), dim * horizon as usize), vec(0.0..=1.0f64, horizon as usize), 0.01..1.0f64)
-                        .prop_map(move |(values, gripper, dt)| {
-                            Some(ActionChunk {
-                                horizon,
-                                dt,
-                                values,
-                                gripper,
-                            })
-                        })
-                        .boxed()
-                } else {
-                    Just(None).boxed()
+    (
+        header(),
+        any::<u64>(),
+        any::<u64>(),
+        kind,
+        source,
+        0.0..=1.0f64,
+        any::<bool>(),
+        1u32..5,
+    )
+        .prop_flat_map(
+            |(header, episode_id, step, kind, source, gripper, chunked, horizon)| {
+                let dim = match kind {
+                    ActionKind::EndEffectorDelta => {
+                        prop::sample::select(vec![3usize, 4, 6]).boxed()
+                    }
+                    _ => (1usize..8).boxed(),
                 };
-                (vec(finite(), dim), chunk).prop_map(move |(values, chunk)| ActionCommand {
-                    header: header.clone(),
-                    episode_id,
-                    step,
-                    kind,
-                    values,
-                    gripper,
-                    source,
-                    chunk,
+                dim.prop_flat_map(move |dim| {
+                    let header = header.clone();
+                    let chunk = if chunked {
+                        (
+                            vec(finite(), dim * horizon as usize),
+                            vec(0.0..=1.0f64, horizon as usize),
+                            0.01..1.0f64,
+                        )
+                            .prop_map(move |(values, gripper, dt)| {
+                                Some(ActionChunk {
+                                    horizon,
+                                    dt,
+                                    values,
+                                    gripper,
+                                })
+                            })
+                            .boxed()
+                    } else {
+                        Just(None).boxed()
+                    };
+                    (vec(finite(), dim), chunk).prop_map(move |(values, chunk)| ActionCommand {
+                        header: header.clone(),
+                        episode_id,
+                        step,
+                        kind,
+                        values,
+                        gripper,
+                        source,
+                        chunk,
+                    })
                 })
-            })
-        })
+            },
+        )
 }
 
 fn progress_reward() -> impl Strategy<Value = ProgressReward> {
@@ -174,7 +216,15 @@ fn progress_reward() -> impl Strategy<Value = ProgressReward> {
         any::<u64>(),
     )
         .prop_map(
-            |(header, episode_id, step, (progress, progress_delta, done_prob, uncertainty), per_view, model_id, inference_ns)| {
+            |(
+                header,
+                episode_id,
+                step,
+                (progress, progress_delta, done_prob, uncertainty),
+                per_view,
+                model_id,
+                inference_ns,
+            )| {
                 ProgressReward {
                     header,
                     episode_id,
@@ -204,7 +254,16 @@ fn transition() -> impl Strategy<Value = Transition> {
             (any::<bool>(), any::<bool>(), any::<bool>()),
         )
             .prop_map(
-                |(header, actor_id, (seq, episode_id, step), observation, action, (reward, progress, next_progress), next_observation, (terminated, truncated, intervention))| {
+                |(
+                    header,
+                    actor_id,
+                    (seq, episode_id, step),
+                    observation,
+                    action,
+                    (reward, progress, next_progress),
+                    next_observation,
+                    (terminated, truncated, intervention),
+                )| {
                     Transition {
                         header,
                         actor_id,
@@ -228,25 +287,31 @@ fn transition() -> impl Strategy<Value = Transition> {
 
 fn episode_event() -> impl Strategy<Value = EpisodeEvent> {
     let kind = prop_oneof![
-        (text(), text(), any::<u64>()).prop_map(|(task, instruction, seed)| EpisodeEventKind::Start {
-            task,
-            instruction,
-            seed
-        }),
-        (any::<bool>(), any::<bool>(), any::<u64>(), finite()).prop_map(|(success, truncated, steps, episode_return)| {
-            EpisodeEventKind::End {
-                success,
-                truncated,
-                steps,
-                episode_return,
+        (text(), text(), any::<u64>()).prop_map(|(task, instruction, seed)| {
+            EpisodeEventKind::Start {
+                task,
+                instruction,
+                seed,
             }
         }),
+        (any::<bool>(), any::<bool>(), any::<u64>(), finite()).prop_map(
+            |(success, truncated, steps, episode_return)| {
+                EpisodeEventKind::End {
+                    success,
+                    truncated,
+                    steps,
+                    episode_return,
+                }
+            }
+        ),
     ];
-    (header(), name(), any::<u64>(), kind).prop_map(|(header, robot_id, episode_id, kind)| EpisodeEvent {
-        header,
-        robot_id,
-        episode_id,
-        kind,
+    (header(), name(), any::<u64>(), kind).prop_map(|(header, robot_id, episode_id, kind)| {
+        EpisodeEvent {
+            header,
+            robot_id,
+            episode_id,
+            kind,
+        }
     })
 }
 
@@ -266,29 +331,38 @@ fn intervention() -> impl Strategy<Value = Intervention> {
 
 fn heartbeat() -> impl Strategy<Value = Heartbeat> {
     let state = prop::sample::select(NodeState::ALL.to_vec());
-    (header(), name(), any::<u64>(), state, any::<[u64; 4]>()).prop_map(|(header, node, seq, state, c)| Heartbeat {
-        header,
-        node,
-        seq,
-        state,
-        uptime_ns: c[0],
-        messages_in: c[1],
-        messages_out: c[2],
-        decode_errors: c[3],
-    })
+    (header(), name(), any::<u64>(), state, any::<[u64; 4]>()).prop_map(
+        |(header, node, seq, state, c)| Heartbeat {
+            header,
+            node,
+            seq,
+            state,
+            uptime_ns: c[0],
+            messages_in: c[1],
+            messages_out: c[2],
+            decode_errors: c[3],
+        },
+    )
 }
 
 fn roundtrip<M: Message>(msg: &M) -> Result<(), TestCaseError> {
-    let bytes = msg.encode().map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let bytes = msg
+        .encode()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let back = M::decode(&bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(&back, msg);
     // The type-erased decoder agrees.
-    let any = AnyMessage::decode(M::TYPE_NAME, &bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let any =
+        AnyMessage::decode(M::TYPE_NAME, &bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(any.type_name(), M::TYPE_NAME);
     // Every strict prefix is rejected (never a panic, never a silent success).
     for cut in [0, 3, bytes.len() / 2, bytes.len().saturating_sub(4)] {
         if cut + 4 <= bytes.len() {
-            prop_assert!(M::decode(&bytes[..cut]).is_err(), "prefix of {} bytes accepted", cut);
+            prop_assert!(
+                M::decode(&bytes[..cut]).is_err(),
+                "prefix of {} bytes accepted",
+                cut
+            );
         }
     }
     Ok(())

@@ -4,8 +4,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use striatum_bus::{Bus, BusConfig, Qos, free_local_endpoint};
+use striatum_msgs::examples::{arm_joint_state, camera_frame};
 use striatum_msgs::topics::streams;
-use striatum_msgs::{Header, Image, JointState, Message, MultiViewFrame, NamedImage, PixelEncoding, Topic};
+use striatum_msgs::{Message, Topic};
 
 /// Latency statistics of one message kind, in microseconds.
 #[derive(Debug, Clone)]
@@ -32,43 +33,6 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-/// A 6-joint arm state.
-pub fn sample_joint_state(stamp_ns: i64) -> JointState {
-    JointState {
-        header: Header::new(stamp_ns, "base_link"),
-        names: ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        positions: vec![0.1, -0.4, 0.9, 0.2, -1.1, 0.02],
-        velocities: vec![0.0; 6],
-        efforts: vec![0.5; 6],
-    }
-}
-
-/// Three 128x128 rgb8 views (about 147 kB).
-pub fn sample_frame(stamp_ns: i64) -> anyhow::Result<MultiViewFrame> {
-    let view = |name: &str| -> anyhow::Result<NamedImage> {
-        Ok(NamedImage {
-            name: name.to_owned(),
-            image: Image::packed(
-                Header::new(stamp_ns, format!("{name}_optical")),
-                128,
-                128,
-                PixelEncoding::Rgb8,
-                (0..128 * 128 * 3).map(|i| (i % 251) as u8).collect(),
-            )?,
-        })
-    };
-    Ok(MultiViewFrame {
-        header: Header::new(stamp_ns, "world"),
-        robot_id: "bench".into(),
-        episode_id: 0,
-        step: 0,
-        views: vec![view("front")?, view("side")?, view("wrist")?],
-    })
-}
-
 async fn measure<M: Message>(
     tx: &Bus,
     rx: &Bus,
@@ -88,7 +52,10 @@ async fn measure<M: Message>(
         if subscriber.recv_timeout(Duration::from_millis(50)).is_ok() {
             break;
         }
-        anyhow::ensure!(ready.elapsed() < Duration::from_secs(10), "subscriber never received anything");
+        anyhow::ensure!(
+            ready.elapsed() < Duration::from_secs(10),
+            "subscriber never received anything"
+        );
     }
     subscriber.drain();
     let warmup = samples / 10 + 10;
@@ -121,8 +88,26 @@ pub async fn bus_latency(samples: usize) -> anyhow::Result<Vec<LatencyRow>> {
     let a = Bus::open(&BusConfig::isolated(std::slice::from_ref(&endpoint), &[])).await?;
     let b = Bus::open(&BusConfig::isolated(&[], std::slice::from_ref(&endpoint))).await?;
     let rows = vec![
-        measure(&a, &b, streams::JOINT_STATE, Qos::Telemetry, sample_joint_state(1), samples, "JointState (6 joints)").await?,
-        measure(&a, &b, streams::FRAMES, Qos::Frames, sample_frame(1)?, samples, "MultiViewFrame 3x128x128 rgb8").await?,
+        measure(
+            &a,
+            &b,
+            streams::JOINT_STATE,
+            Qos::Telemetry,
+            arm_joint_state(1),
+            samples,
+            "JointState (6 joints)",
+        )
+        .await?,
+        measure(
+            &a,
+            &b,
+            streams::FRAMES,
+            Qos::Frames,
+            camera_frame(1, 128),
+            samples,
+            "MultiViewFrame 3x128x128 rgb8",
+        )
+        .await?,
     ];
     a.close().await?;
     b.close().await?;

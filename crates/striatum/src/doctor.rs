@@ -94,7 +94,9 @@ fn check_libtorch() -> Check {
             name: "libtorch",
             status: Status::Missing,
             detail: "libtorch_cpu.so is not mapped in this process".into(),
-            hint: Some("run scripts/bootstrap.sh (installs torch==2.13.0 into .venv), then rebuild"),
+            hint: Some(
+                "run scripts/bootstrap.sh (installs torch==2.13.0 into .venv), then rebuild",
+            ),
         };
     };
     let dir = lib.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -110,7 +112,8 @@ fn check_libtorch() -> Check {
             if tensor_ok { "passed" } else { "FAILED" },
             tch::get_num_threads()
         ),
-        hint: (!ok).then_some("tch 0.26 needs libtorch 2.13.0: run scripts/bootstrap.sh and rebuild"),
+        hint: (!ok)
+            .then_some("tch 0.26 needs libtorch 2.13.0: run scripts/bootstrap.sh and rebuild"),
     }
 }
 
@@ -122,7 +125,11 @@ fn check_cuda() -> Check {
             detail: format!(
                 "{} device(s); cuDNN {}",
                 tch::Cuda::device_count(),
-                if tch::Cuda::cudnn_is_available() { "available" } else { "absent" }
+                if tch::Cuda::cudnn_is_available() {
+                    "available"
+                } else {
+                    "absent"
+                }
             ),
             hint: None,
         }
@@ -156,7 +163,10 @@ async fn check_vulkan() -> Check {
         .iter()
         .map(|a| {
             let i = a.get_info();
-            format!("{} ({:?}, {} {})", i.name, i.device_type, i.driver, i.driver_info)
+            format!(
+                "{} ({:?}, {} {})",
+                i.name, i.device_type, i.driver, i.driver_info
+            )
         })
         .collect();
     Check {

@@ -16,7 +16,11 @@ use crate::bus_args::BusArgs;
 
 /// Striatum: learned process rewards, RL and VLA policies for robot arms, in sim and on hardware.
 #[derive(Debug, Parser)]
-#[command(name = "striatum", version, after_help = "Examples:\n  striatum doctor\n  striatum topic echo 'striatum/@v1/*/reward/progress'\n  striatum nodes --watch")]
+#[command(
+    name = "striatum",
+    version,
+    after_help = "Examples:\n  striatum doctor\n  striatum topic echo 'striatum/@v1/*/reward/progress'\n  striatum nodes --watch"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,7 +38,9 @@ enum Command {
         json: bool,
     },
     /// List the nodes alive on the bus (their liveliness tokens).
-    #[command(after_help = "Examples:\n  striatum nodes\n  striatum nodes --watch --connect tcp/10.0.0.5:7447")]
+    #[command(
+        after_help = "Examples:\n  striatum nodes\n  striatum nodes --watch --connect tcp/10.0.0.5:7447"
+    )]
     Nodes {
         /// Keep running and print nodes as they join (+) and leave (-).
         #[arg(long)]
@@ -57,7 +63,9 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum TopicCommand {
     /// Print every message on a key expression, decoded.
-    #[command(after_help = "Examples:\n  striatum topic echo striatum/@v1/so101_0/sim/joint_state\n  striatum topic echo 'striatum/@v1/*/reward/progress' --count 5 --compact")]
+    #[command(
+        after_help = "Examples:\n  striatum topic echo striatum/@v1/so101_0/sim/joint_state\n  striatum topic echo 'striatum/@v1/*/reward/progress' --count 5 --compact"
+    )]
     Echo {
         /// Key or key expression (`*` matches one segment).
         key: String,
@@ -72,7 +80,9 @@ enum TopicCommand {
         compact: bool,
     },
     /// Print the rate of messages on a key expression once a second.
-    #[command(after_help = "Example:\n  striatum topic hz 'striatum/@v1/so101_0/*/frames' --window 50")]
+    #[command(
+        after_help = "Example:\n  striatum topic hz 'striatum/@v1/so101_0/*/frames' --window 50"
+    )]
     Hz {
         /// Key or key expression.
         key: String,
@@ -113,7 +123,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -131,14 +144,20 @@ fn main() -> ExitCode {
 
 async fn open(bus: &BusArgs) -> anyhow::Result<Bus> {
     let config = bus.config()?;
-    Bus::open(&config).await.context("opening the Zenoh session")
+    Bus::open(&config)
+        .await
+        .context("opening the Zenoh session")
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Doctor { json } => {
             let ok = doctor::run(json).await?;
-            return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+            return Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
         }
         Command::Nodes { watch, timeout } => {
             let bus = open(&cli.bus).await?;
@@ -153,7 +172,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     duration,
                     compact,
                 } => topic::echo(&bus, &key, count, duration, compact).await?,
-                TopicCommand::Hz { key, window, duration } => topic::hz(&bus, &key, window, duration).await?,
+                TopicCommand::Hz {
+                    key,
+                    window,
+                    duration,
+                } => topic::hz(&bus, &key, window, duration).await?,
                 TopicCommand::List { duration } => topic::list(&bus, duration).await?,
             }
         }
@@ -172,7 +195,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 doctor::zenoh_version(),
                 listen.join(", ")
             );
-            tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
             bus.close().await?;
         }
         Command::Bench(BenchCommand::Bus { samples }) => {

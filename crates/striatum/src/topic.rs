@@ -10,7 +10,8 @@ use striatum_msgs::AnyMessage;
 
 fn describe(sample: &Sample) -> (String, Result<AnyMessage, String>) {
     let type_name = announced_type(sample).unwrap_or_else(|| "<no type announced>".into());
-    let decoded = AnyMessage::decode(&type_name, &sample.payload().to_bytes()).map_err(|e| e.to_string());
+    let decoded =
+        AnyMessage::decode(&type_name, &sample.payload().to_bytes()).map_err(|e| e.to_string());
     (type_name, decoded)
 }
 
@@ -26,12 +27,20 @@ async fn raw_subscriber(
 }
 
 /// Prints every message on `key`, decoded.
-pub async fn echo(bus: &Bus, key: &str, count: Option<u64>, duration: Option<f64>, compact: bool) -> anyhow::Result<()> {
+pub async fn echo(
+    bus: &Bus,
+    key: &str,
+    count: Option<u64>,
+    duration: Option<f64>,
+    compact: bool,
+) -> anyhow::Result<()> {
     let sub = raw_subscriber(bus, key).await?;
     let deadline = duration.map(|s| Instant::now() + Duration::from_secs_f64(s));
     let mut seen = 0u64;
     while count.is_none_or(|n| seen < n) {
-        let wait = deadline.map_or(Duration::from_secs(3600), |d| d.saturating_duration_since(Instant::now()));
+        let wait = deadline.map_or(Duration::from_secs(3600), |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         let Ok(Ok(sample)) = tokio::time::timeout(wait, sub.handler().recv_async()).await else {
             break;
         };
@@ -91,8 +100,13 @@ fn rate_line(arrivals: &std::collections::VecDeque<(Instant, usize)>, total: u64
     let min = gaps.iter().copied().fold(f64::INFINITY, f64::min);
     let max = gaps.iter().copied().fold(0.0, f64::max);
     let bytes: usize = arrivals.iter().map(|a| a.1).sum();
-    let span = arrivals.back().map(|b| b.0).zip(arrivals.front().map(|f| f.0));
-    let bps = span.map_or(0.0, |(b, f)| bytes as f64 / b.duration_since(f).as_secs_f64().max(1e-9));
+    let span = arrivals
+        .back()
+        .map(|b| b.0)
+        .zip(arrivals.front().map(|f| f.0));
+    let bps = span.map_or(0.0, |(b, f)| {
+        bytes as f64 / b.duration_since(f).as_secs_f64().max(1e-9)
+    });
     format!(
         "rate {:.2} Hz  min {:.2} ms  max {:.2} ms  std {:.2} ms  {:.1} kB/s  window {}  total {total}",
         1.0 / mean.max(1e-12),
@@ -109,11 +123,16 @@ pub async fn list(bus: &Bus, duration: f64) -> anyhow::Result<()> {
     let sub = raw_subscriber(bus, &format!("{}/**", striatum_msgs::topics::PREFIX)).await?;
     let deadline = Instant::now() + Duration::from_secs_f64(duration);
     let mut seen: BTreeMap<String, (String, u64, usize)> = BTreeMap::new();
-    while let Ok(Ok(sample)) =
-        tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), sub.handler().recv_async()).await
+    while let Ok(Ok(sample)) = tokio::time::timeout(
+        deadline.saturating_duration_since(Instant::now()),
+        sub.handler().recv_async(),
+    )
+    .await
     {
         let type_name = announced_type(&sample).unwrap_or_else(|| "?".into());
-        let entry = seen.entry(sample.key_expr().to_string()).or_insert((type_name, 0, 0));
+        let entry = seen
+            .entry(sample.key_expr().to_string())
+            .or_insert((type_name, 0, 0));
         entry.1 += 1;
         entry.2 += sample.payload().len();
     }
@@ -133,11 +152,14 @@ pub async fn list(bus: &Bus, duration: f64) -> anyhow::Result<()> {
 /// Prints the live nodes, or watches them join and leave.
 pub async fn nodes(bus: &Bus, watch: bool, timeout: Duration) -> anyhow::Result<()> {
     if !watch {
-        let nodes = bus.live_nodes(timeout).await.context("asking for liveliness tokens")?;
+        let nodes = bus
+            .live_nodes(timeout)
+            .await
+            .context("asking for liveliness tokens")?;
         if nodes.is_empty() {
             println!("no live nodes");
         }
-        println!("{:<24} {}", "ROBOT", "NODE");
+        println!("{:<24} NODE", "ROBOT");
         for n in nodes {
             println!("{:<24} {}", n.robot, n.node);
         }

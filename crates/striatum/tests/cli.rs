@@ -13,7 +13,10 @@ fn striatum() -> Command {
 }
 
 fn run(args: &[&str]) -> Output {
-    striatum().args(args).output().expect("the striatum binary runs")
+    striatum()
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run striatum {args:?}: {e}"))
 }
 
 /// Kills the child if the test fails before it exits.
@@ -60,7 +63,10 @@ fn help_lists_the_commands() {
     }
     let topic = String::from_utf8_lossy(&run(&["topic", "--help"]).stdout).into_owned();
     for cmd in ["echo", "hz", "list"] {
-        assert!(topic.contains(cmd), "topic --help does not list `{cmd}`:\n{topic}");
+        assert!(
+            topic.contains(cmd),
+            "topic --help does not list `{cmd}`:\n{topic}"
+        );
     }
 }
 
@@ -69,11 +75,15 @@ fn doctor_reports_libtorch_2_13_and_the_rest() {
     let out = run(&["doctor"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("libtorch  2.13.0"), "doctor output:\n{text}");
-    assert!(text.contains("tensor check passed"), "doctor output:\n{text}");
+    assert!(
+        text.contains("tensor check passed"),
+        "doctor output:\n{text}"
+    );
     assert!(text.contains("zenoh     v1.10"), "doctor output:\n{text}");
     assert!(text.contains("vulkan"), "doctor output:\n{text}");
     let json = run(&["doctor", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("doctor --json prints JSON");
+    let v: serde_json::Value =
+        serde_json::from_slice(&json.stdout).expect("doctor --json prints JSON");
     let libtorch = v
         .as_array()
         .and_then(|a| a.iter().find(|c| c["check"] == "libtorch"))
@@ -109,15 +119,29 @@ async fn topic_echo_in_another_process_decodes_our_messages() -> anyhow::Result<
     let topic = Topic::<JointState>::new("cli_arm", "driver", streams::JOINT_STATE)?;
     let publisher = bus.publisher(&topic, Qos::Telemetry).await?;
     let child = striatum()
-        .args(["topic", "echo", "striatum/@v1/cli_arm/*/joint_state", "--count", "2", "--compact"])
+        .args([
+            "topic",
+            "echo",
+            "striatum/@v1/cli_arm/*/joint_state",
+            "--count",
+            "2",
+            "--compact",
+        ])
         .args(["--connect", &endpoint, "--listen", "tcp/127.0.0.1:0"])
         .stdout(Stdio::piped())
         .spawn()?;
     let mut reaper = Reaper(Some(child));
     let start = Instant::now();
     let mut i = 0;
-    while reaper.0.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None))) {
-        anyhow::ensure!(start.elapsed() < Duration::from_secs(30), "echo never printed 2 messages");
+    while reaper
+        .0
+        .as_mut()
+        .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    {
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(30),
+            "echo never printed 2 messages"
+        );
         i += 1;
         publisher.put(&joint_state(i))?;
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -127,7 +151,12 @@ async fn topic_echo_in_another_process_decodes_our_messages() -> anyhow::Result<
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "{out}");
     for line in lines {
-        assert!(line.starts_with("striatum/@v1/cli_arm/driver/joint_state sensor_msgs/msg/JointState JointState("), "{line}");
+        assert!(
+            line.starts_with(
+                "striatum/@v1/cli_arm/driver/joint_state sensor_msgs/msg/JointState JointState("
+            ),
+            "{line}"
+        );
         assert!(line.contains("shoulder_pan"), "{line}");
     }
     Ok(())
@@ -140,13 +169,24 @@ async fn nodes_in_another_process_sees_ours_and_hz_measures_the_rate() -> anyhow
     let _node = bus.declare_node("cli_arm", "reward").await?;
     let out = tokio::task::spawn_blocking({
         let endpoint = endpoint.clone();
-        move || run(&["nodes", "--connect", &endpoint, "--listen", "tcp/127.0.0.1:0", "--timeout", "2"])
+        move || {
+            run(&[
+                "nodes",
+                "--connect",
+                &endpoint,
+                "--listen",
+                "tcp/127.0.0.1:0",
+                "--timeout",
+                "2",
+            ])
+        }
     })
     .await?;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(
-        text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["cli_arm", "reward"]),
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["cli_arm", "reward"]),
         "nodes output:\n{text}"
     );
 
@@ -168,7 +208,11 @@ async fn nodes_in_another_process_sees_ours_and_hz_measures_the_rate() -> anyhow
     }
     let (ok, out) = reaper.wait_output(Duration::from_secs(5))?;
     assert!(ok, "{out}");
-    let last = out.lines().rev().find(|l| l.starts_with("rate")).unwrap_or_default();
+    let last = out
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("rate"))
+        .unwrap_or_default();
     let hz: f64 = last
         .split_whitespace()
         .nth(1)

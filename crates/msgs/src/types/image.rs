@@ -144,12 +144,11 @@ impl CdrStruct for Image {
         let height = r.u32("image.height")?;
         let width = r.u32("image.width")?;
         let encoding_name = r.string("image.encoding")?;
-        let encoding = PixelEncoding::parse(&encoding_name).ok_or_else(|| {
-            ValidationError::UnknownValue {
+        let encoding =
+            PixelEncoding::parse(&encoding_name).ok_or_else(|| ValidationError::UnknownValue {
                 field: "image.encoding".into(),
                 value: encoding_name.clone(),
-            }
-        })?;
+            })?;
         let is_bigendian = match r.u8("image.is_bigendian")? {
             0 => false,
             1 => true,

@@ -102,8 +102,18 @@ impl CdrStruct for ProgressReward {
         in_range("done_prob", self.done_prob.into(), 0.0, 1.0)?;
         in_range("uncertainty", self.uncertainty.into(), 0.0, f64::MAX)?;
         for (i, v) in self.per_view.iter().enumerate() {
-            in_range(format!("per_view[{i}].progress"), v.progress.into(), 0.0, 1.0)?;
-            in_range(format!("per_view[{i}].confidence"), v.confidence.into(), 0.0, 1.0)?;
+            in_range(
+                format!("per_view[{i}].progress"),
+                v.progress.into(),
+                0.0,
+                1.0,
+            )?;
+            in_range(
+                format!("per_view[{i}].confidence"),
+                v.confidence.into(),
+                0.0,
+                1.0,
+            )?;
         }
         Ok(())
     }
@@ -422,7 +432,10 @@ impl WeightsAssembler {
     }
 
     /// Adds a chunk; returns the blob once every chunk of its version has arrived.
-    pub fn push(&mut self, chunk: PolicyWeights) -> Result<Option<AssembledWeights>, AssemblyError> {
+    pub fn push(
+        &mut self,
+        chunk: PolicyWeights,
+    ) -> Result<Option<AssembledWeights>, AssemblyError> {
         if self.newest_complete.is_some_and(|v| chunk.version <= v) {
             return Ok(None);
         }

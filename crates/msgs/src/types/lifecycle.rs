@@ -68,13 +68,31 @@ impl CdrStruct for EpisodeEvent {
                 task,
                 instruction,
                 seed,
-            } => (EpisodeEventCode::Start, task.as_str(), instruction.as_str(), *seed, false, false, 0, 0.0),
+            } => (
+                EpisodeEventCode::Start,
+                task.as_str(),
+                instruction.as_str(),
+                *seed,
+                false,
+                false,
+                0,
+                0.0,
+            ),
             EpisodeEventKind::End {
                 success,
                 truncated,
                 steps,
                 episode_return,
-            } => (EpisodeEventCode::End, "", "", 0, *success, *truncated, *steps, *episode_return),
+            } => (
+                EpisodeEventCode::End,
+                "",
+                "",
+                0,
+                *success,
+                *truncated,
+                *steps,
+                *episode_return,
+            ),
         };
         w.u8(code.as_u8());
         w.string("task", task)?;
@@ -139,7 +157,9 @@ impl CdrStruct for EpisodeEvent {
 
     fn validate(&self) -> Result<(), ValidationError> {
         match &self.kind {
-            EpisodeEventKind::End { episode_return, .. } => finite("episode_return", *episode_return),
+            EpisodeEventKind::End { episode_return, .. } => {
+                finite("episode_return", *episode_return)
+            }
             EpisodeEventKind::Start { .. } => Ok(()),
         }
     }
