@@ -314,5 +314,10 @@ async fn default_sessions_find_each_other_without_a_server() -> anyhow::Result<(
     p2.put(&joint_state(5))?;
     let got = s3.recv_timeout(Duration::from_secs(5))?;
     assert_eq!(got.msg, joint_state(5));
+
+    // A node started after that takes over the rendezvous, and the others reconnect to it.
+    let fourth = Bus::open(&BusConfig::default()).await?;
+    let p4 = fourth.publisher(&topic, Qos::Reliable).await?;
+    wait_until_connected(&p4, &s3, &joint_state(6)).await?;
     Ok(())
 }

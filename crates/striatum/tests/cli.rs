@@ -222,3 +222,81 @@ async fn nodes_in_another_process_sees_ours_and_hz_measures_the_rate() -> anyhow
     assert!((20.0..=55.0).contains(&hz), "measured {hz} Hz:\n{out}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_talk_through_the_router_and_topic_list_sees_them() -> anyhow::Result<()> {
+    use striatum_bus::Mode;
+    let endpoint = free_local_endpoint()?;
+    let router = striatum()
+        .args(["router", "--listen", &endpoint])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let _router = Reaper(Some(router));
+    let client = |endpoint: &str| BusConfig {
+        mode: Some(Mode::Client),
+        connect: vec![endpoint.to_owned()],
+        listen: vec![],
+        config_file: None,
+        rendezvous: false,
+    };
+    // The router takes a moment to listen; clients fail to open until it does.
+    let start = Instant::now();
+    let (a, b) = loop {
+        match (
+            Bus::open(&client(&endpoint)).await,
+            Bus::open(&client(&endpoint)).await,
+        ) {
+            (Ok(a), Ok(b)) => break (a, b),
+            _ if start.elapsed() < Duration::from_secs(20) => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+        }
+    };
+    let topic = Topic::<JointState>::new("routed", "driver", streams::JOINT_STATE)?;
+    let publisher = a.publisher(&topic, Qos::Telemetry).await?;
+    let subscriber = b
+        .subscriber::<JointState>(topic.key(), Qos::Telemetry)
+        .await?;
+    let start = Instant::now();
+    let got = loop {
+        publisher.put(&joint_state(3))?;
+        if let Some(got) = subscriber.try_recv() {
+            break got;
+        }
+        anyhow::ensure!(
+            start.elapsed() < Duration::from_secs(10),
+            "nothing came through the router"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(got.msg, joint_state(3));
+
+    let lister = striatum()
+        .args([
+            "topic",
+            "list",
+            "--duration",
+            "2",
+            "--connect",
+            &endpoint,
+            "--mode",
+            "client",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let lister = Reaper(Some(lister));
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        publisher.put(&joint_state(4))?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (ok, out) = lister.wait_output(Duration::from_secs(10))?;
+    assert!(ok, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(topic.key()) && l.contains("sensor_msgs/msg/JointState")),
+        "topic list output:\n{out}"
+    );
+    Ok(())
+}
