@@ -8,6 +8,11 @@ export LIBTORCH_USE_PYTORCH := 1
 export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(PATH)
 export CARGO_TERM_COLOR ?= never
+# Mesa's Vulkan driver complains on stderr when this is unset (sandboxes, CI); give it one.
+ifeq ($(XDG_RUNTIME_DIR),)
+export XDG_RUNTIME_DIR := /tmp/striatum-runtime-$(shell id -u)
+$(shell mkdir -p -m 700 $(XDG_RUNTIME_DIR))
+endif
 
 CARGO ?= cargo
 STRIATUM := target/debug/striatum
