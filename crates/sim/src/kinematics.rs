@@ -1,0 +1,431 @@
+//! Forward kinematics, geometric Jacobians and damped least-squares inverse kinematics over
+//! the joint chain between two links of a [`Urdf`].
+
+use nalgebra::{
+    DMatrix, DVector, Isometry3, Matrix6, Translation3, Unit, UnitQuaternion, Vector3, Vector6,
+};
+use thiserror::Error;
+
+use crate::urdf::{JointKind, Urdf};
+
+/// Why a chain could not be built or evaluated.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum KinematicsError {
+    /// A named link is not in the description.
+    #[error("link `{0}` is not in the robot description")]
+    UnknownLink(String),
+    /// The tip is not below the base in the tree.
+    #[error("link `{tip}` is not a descendant of `{base}`")]
+    NotAChain {
+        /// Base link.
+        base: String,
+        /// Tip link.
+        tip: String,
+    },
+    /// A configuration of the wrong length.
+    #[error("expected {expected} joint values, got {found}")]
+    WrongDof {
+        /// Degrees of freedom of the chain.
+        expected: usize,
+        /// Values given.
+        found: usize,
+    },
+    /// A configuration with NaN or infinite values.
+    #[error("joint value {index} is not finite")]
+    NonFinite {
+        /// Index of the offending value.
+        index: usize,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Step {
+    origin: Isometry3<f64>,
+    motion: Option<Motion>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Motion {
+    prismatic: bool,
+    axis: Unit<Vector3<f64>>,
+}
+
+/// The serial chain of joints from a base link to a tip link.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    steps: Vec<Step>,
+    names: Vec<String>,
+    limits: Vec<(f64, f64)>,
+    base: String,
+    tip: String,
+}
+
+/// What inverse kinematics should reach, in the chain's base frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IkTarget {
+    /// Desired tip pose.
+    pub pose: Isometry3<f64>,
+    /// Weight of the orientation error relative to the position error (metres per radian);
+    /// 0 solves for position only.
+    pub orientation_weight: f64,
+}
+
+impl IkTarget {
+    /// Reach a position, any orientation.
+    pub fn position(p: Vector3<f64>) -> Self {
+        Self {
+            pose: Isometry3::from_parts(Translation3::from(p), UnitQuaternion::identity()),
+            orientation_weight: 0.0,
+        }
+    }
+
+    /// Reach a full pose, weighting 1 rad of orientation error like `weight` metres.
+    pub fn pose(pose: Isometry3<f64>, weight: f64) -> Self {
+        Self {
+            pose,
+            orientation_weight: weight,
+        }
+    }
+}
+
+/// Solver settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IkOptions {
+    /// Position error (m) at which the solve has converged.
+    pub position_tolerance: f64,
+    /// Orientation error (rad) at which the solve has converged (when weighted).
+    pub orientation_tolerance: f64,
+    /// Iterations per attempt.
+    pub max_iterations: usize,
+    /// Damping of the least-squares step (m).
+    pub damping: f64,
+    /// Largest joint change per iteration (rad or m).
+    pub max_step: f64,
+    /// Extra attempts from deterministic spread-out starts if the first does not converge.
+    pub restarts: usize,
+}
+
+impl Default for IkOptions {
+    fn default() -> Self {
+        Self {
+            position_tolerance: 1e-4,
+            orientation_tolerance: 1e-3,
+            max_iterations: 300,
+            damping: 0.02,
+            max_step: 0.2,
+            restarts: 24,
+        }
+    }
+}
+
+/// The result of an inverse kinematics solve: always the best configuration found, within the
+/// joint limits, and whether it meets the tolerances.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IkSolution {
+    /// Joint values.
+    pub q: Vec<f64>,
+    /// Remaining position error (m).
+    pub position_error: f64,
+    /// Remaining orientation error (rad; 0 when orientation is not weighted).
+    pub orientation_error: f64,
+    /// Iterations used in total.
+    pub iterations: usize,
+    /// Whether the tolerances were met.
+    pub converged: bool,
+}
+
+impl Chain {
+    /// The chain from `base` to `tip` (fixed joints become constant transforms).
+    pub fn new(urdf: &Urdf, base: &str, tip: &str) -> Result<Self, KinematicsError> {
+        for link in [base, tip] {
+            if urdf.link(link).is_none() {
+                return Err(KinematicsError::UnknownLink(link.to_owned()));
+            }
+        }
+        let mut joints = Vec::new();
+        let mut link = tip.to_owned();
+        while link != base {
+            let joint = urdf
+                .parent_joint(&link)
+                .ok_or_else(|| KinematicsError::NotAChain {
+                    base: base.to_owned(),
+                    tip: tip.to_owned(),
+                })?;
+            joints.push(joint);
+            link = joint.parent.clone();
+        }
+        joints.reverse();
+        let mut steps = Vec::new();
+        let mut names = Vec::new();
+        let mut limits = Vec::new();
+        for j in joints {
+            let motion = match j.kind {
+                JointKind::Fixed => None,
+                JointKind::Prismatic => Some(Motion {
+                    prismatic: true,
+                    axis: j.axis,
+                }),
+                JointKind::Revolute | JointKind::Continuous => Some(Motion {
+                    prismatic: false,
+                    axis: j.axis,
+                }),
+            };
+            if motion.is_some() {
+                names.push(j.name.clone());
+                limits.push(match (j.kind, j.limits) {
+                    (JointKind::Continuous, _) | (_, None) => (f64::NEG_INFINITY, f64::INFINITY),
+                    (_, Some(l)) => (l.lower, l.upper),
+                });
+            }
+            steps.push(Step {
+                origin: j.origin,
+                motion,
+            });
+        }
+        Ok(Self {
+            steps,
+            names,
+            limits,
+            base: base.to_owned(),
+            tip: tip.to_owned(),
+        })
+    }
+
+    /// Number of moving joints.
+    pub fn dof(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Names of the moving joints, base to tip.
+    pub fn joint_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// `(lower, upper)` of each moving joint (infinite for continuous joints).
+    pub fn limits(&self) -> &[(f64, f64)] {
+        &self.limits
+    }
+
+    /// Base and tip link names.
+    pub fn ends(&self) -> (&str, &str) {
+        (&self.base, &self.tip)
+    }
+
+    /// The middle of every joint's range (0 for unlimited joints).
+    pub fn mid_configuration(&self) -> Vec<f64> {
+        self.limits
+            .iter()
+            .map(|&(lo, hi)| {
+                if lo.is_finite() && hi.is_finite() {
+                    0.5 * (lo + hi)
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    }
+
+    /// `q` clamped into the joint limits.
+    pub fn clamp(&self, q: &mut [f64]) {
+        for (v, &(lo, hi)) in q.iter_mut().zip(&self.limits) {
+            *v = v.clamp(lo, hi);
+        }
+    }
+
+    fn check(&self, q: &[f64]) -> Result<(), KinematicsError> {
+        if q.len() != self.dof() {
+            return Err(KinematicsError::WrongDof {
+                expected: self.dof(),
+                found: q.len(),
+            });
+        }
+        match q.iter().position(|v| !v.is_finite()) {
+            Some(index) => Err(KinematicsError::NonFinite { index }),
+            None => Ok(()),
+        }
+    }
+
+    /// Pose of the tip in the base frame, and of every moving joint's frame (for Jacobians).
+    fn frames(&self, q: &[f64]) -> (Isometry3<f64>, Vec<(Isometry3<f64>, Motion)>) {
+        let mut pose = Isometry3::identity();
+        let mut joints = Vec::with_capacity(self.dof());
+        let mut i = 0;
+        for step in &self.steps {
+            pose *= step.origin;
+            if let Some(m) = step.motion {
+                joints.push((pose, m));
+                let v = q[i];
+                i += 1;
+                pose *= if m.prismatic {
+                    Isometry3::from_parts(
+                        Translation3::from(m.axis.into_inner() * v),
+                        UnitQuaternion::identity(),
+                    )
+                } else {
+                    Isometry3::from_parts(
+                        Translation3::identity(),
+                        UnitQuaternion::from_axis_angle(&m.axis, v),
+                    )
+                };
+            }
+        }
+        (pose, joints)
+    }
+
+    /// Pose of the tip link in the base link's frame.
+    pub fn fk(&self, q: &[f64]) -> Result<Isometry3<f64>, KinematicsError> {
+        self.check(q)?;
+        Ok(self.frames(q).0)
+    }
+
+    /// The 6 x dof geometric Jacobian in the base frame: rows 0-2 linear velocity of the tip
+    /// origin, rows 3-5 angular velocity.
+    pub fn jacobian(&self, q: &[f64]) -> Result<DMatrix<f64>, KinematicsError> {
+        self.check(q)?;
+        let (tip, joints) = self.frames(q);
+        Ok(self.jacobian_from(&tip, &joints))
+    }
+
+    fn jacobian_from(
+        &self,
+        tip: &Isometry3<f64>,
+        joints: &[(Isometry3<f64>, Motion)],
+    ) -> DMatrix<f64> {
+        let mut j = DMatrix::zeros(6, self.dof());
+        let p_tip = tip.translation.vector;
+        for (c, (frame, m)) in joints.iter().enumerate() {
+            let axis = frame.rotation * m.axis.into_inner();
+            let (lin, ang) = if m.prismatic {
+                (axis, Vector3::zeros())
+            } else {
+                (axis.cross(&(p_tip - frame.translation.vector)), axis)
+            };
+            j.fixed_view_mut::<3, 1>(0, c).copy_from(&lin);
+            j.fixed_view_mut::<3, 1>(3, c).copy_from(&ang);
+        }
+        j
+    }
+
+    /// Solves for joint values that bring the tip to `target`, starting from `q0`, with damped
+    /// least squares, joint limits enforced at every step, and deterministic restarts. Never
+    /// fails: an unreachable target yields the closest configuration found, `converged: false`.
+    pub fn ik(
+        &self,
+        target: &IkTarget,
+        q0: &[f64],
+        opts: &IkOptions,
+    ) -> Result<IkSolution, KinematicsError> {
+        self.check(q0)?;
+        let mut best: Option<IkSolution> = None;
+        let mut total_iterations = 0;
+        for attempt in 0..=opts.restarts {
+            let start = if attempt == 0 {
+                q0.to_vec()
+            } else {
+                self.spread_start(attempt)
+            };
+            let mut sol = self.solve_once(target, start, opts);
+            total_iterations += sol.iterations;
+            sol.iterations = total_iterations;
+            let better = best
+                .as_ref()
+                .is_none_or(|b| score(&sol, target) < score(b, target));
+            if better {
+                best = Some(sol);
+            }
+            if best.as_ref().is_some_and(|b| b.converged) {
+                break;
+            }
+        }
+        let mut best = best.unwrap_or_else(|| IkSolution {
+            q: q0.to_vec(),
+            position_error: f64::INFINITY,
+            orientation_error: f64::INFINITY,
+            iterations: 0,
+            converged: false,
+        });
+        best.iterations = total_iterations;
+        Ok(best)
+    }
+
+    /// A deterministic start spread over the joint ranges (a low-discrepancy sequence).
+    fn spread_start(&self, attempt: usize) -> Vec<f64> {
+        self.limits
+            .iter()
+            .enumerate()
+            .map(|(i, &(lo, hi))| {
+                let (lo, hi) = if lo.is_finite() && hi.is_finite() {
+                    (lo, hi)
+                } else {
+                    (-std::f64::consts::PI, std::f64::consts::PI)
+                };
+                // Fractional parts of multiples of irrational numbers (R_d sequence).
+                let alpha = 1.0 / (1.0 + (i as f64 + 1.0) * 0.618_033_988_749_895);
+                let u = (0.5 + attempt as f64 * alpha).fract();
+                lo + (hi - lo) * (0.1 + 0.8 * u)
+            })
+            .collect()
+    }
+
+    fn solve_once(&self, target: &IkTarget, mut q: Vec<f64>, opts: &IkOptions) -> IkSolution {
+        self.clamp(&mut q);
+        let w = target.orientation_weight;
+        let mut iterations = 0;
+        loop {
+            let (tip, joints) = self.frames(&q);
+            let (e_pos, e_rot) = errors(&tip, &target.pose);
+            let pos_err = e_pos.norm();
+            let rot_err = if w > 0.0 { e_rot.norm() } else { 0.0 };
+            let converged =
+                pos_err <= opts.position_tolerance && rot_err <= opts.orientation_tolerance;
+            if converged || iterations >= opts.max_iterations {
+                return IkSolution {
+                    q,
+                    position_error: pos_err,
+                    orientation_error: rot_err,
+                    iterations,
+                    converged,
+                };
+            }
+            iterations += 1;
+            let mut e = Vector6::zeros();
+            e.fixed_rows_mut::<3>(0).copy_from(&e_pos);
+            e.fixed_rows_mut::<3>(3).copy_from(&(e_rot * w));
+            let mut jac = self.jacobian_from(&tip, &joints);
+            for c in 0..self.dof() {
+                for r in 3..6 {
+                    jac[(r, c)] *= w;
+                }
+            }
+            // dq = J^T (J J^T + lambda^2 I)^-1 e
+            let jjt: Matrix6<f64> =
+                Matrix6::from_iterator((&jac * jac.transpose()).iter().copied());
+            let damped = jjt + Matrix6::identity() * opts.damping * opts.damping;
+            let Some(y) = damped.cholesky().map(|c| c.solve(&e)) else {
+                continue;
+            };
+            let dq: DVector<f64> = jac.transpose() * DVector::from_column_slice(y.as_slice());
+            let largest = dq.amax();
+            let scale = if largest > opts.max_step {
+                opts.max_step / largest
+            } else {
+                1.0
+            };
+            for (v, d) in q.iter_mut().zip(dq.iter()) {
+                *v += d * scale;
+            }
+            self.clamp(&mut q);
+        }
+    }
+}
+
+/// Position error and orientation error (axis times angle) from `current` to `target`.
+fn errors(current: &Isometry3<f64>, target: &Isometry3<f64>) -> (Vector3<f64>, Vector3<f64>) {
+    let e_pos = target.translation.vector - current.translation.vector;
+    let e_rot = (target.rotation * current.rotation.inverse()).scaled_axis();
+    (e_pos, e_rot)
+}
+
+fn score(sol: &IkSolution, target: &IkTarget) -> f64 {
+    sol.position_error + target.orientation_weight * sol.orientation_error
+}
