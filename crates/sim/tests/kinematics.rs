@@ -259,3 +259,77 @@ fn bad_configurations_are_errors() {
     assert!(Chain::new(&urdf, "base_link", "no_such_link").is_err());
     assert!(Chain::new(&urdf, "gripper_link", "base_link").is_err());
 }
+
+fn panda() -> Chain {
+    let urdf = Urdf::load(repo().join("robots/panda/panda.urdf")).unwrap();
+    Chain::new(&urdf, "panda_link0", "panda_hand_tcp").unwrap()
+}
+
+/// Franka's published modified-DH table (Craig): per joint `a`, `d`, `alpha`, with
+/// T_i = RotX(alpha_i) TransX(a_i) RotZ(theta_i) TransZ(d_i); then the flange (d 0.107),
+/// the hand (-45 deg about z) and the tool centre point (0.1034 m along z).
+fn panda_dh_tool(q: &[f64]) -> Matrix4<f64> {
+    use std::f64::consts::FRAC_PI_2;
+    let table = [
+        (0.0, 0.333, 0.0),
+        (0.0, 0.0, -FRAC_PI_2),
+        (0.0, 0.316, FRAC_PI_2),
+        (0.0825, 0.0, FRAC_PI_2),
+        (-0.0825, 0.384, -FRAC_PI_2),
+        (0.0, 0.0, FRAC_PI_2),
+        (0.088, 0.0, FRAC_PI_2),
+    ];
+    let rot_x = |a: f64| {
+        let (s, c) = a.sin_cos();
+        Matrix4::new(
+            1.0, 0.0, 0.0, 0.0, 0.0, c, -s, 0.0, 0.0, s, c, 0.0, 0.0, 0.0, 0.0, 1.0,
+        )
+    };
+    let trans = |x: f64, z: f64| {
+        Matrix4::new(
+            1.0, 0.0, 0.0, x, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, z, 0.0, 0.0, 0.0, 1.0,
+        )
+    };
+    let mut t: Matrix4<f64> = Matrix4::identity();
+    for ((a, d, alpha), theta) in table.iter().zip(q) {
+        t = t * rot_x(*alpha) * trans(*a, 0.0) * rot_z(*theta) * trans(0.0, *d);
+    }
+    t * trans(0.0, 0.107) * rot_z(-std::f64::consts::FRAC_PI_4) * trans(0.0, 0.1034)
+}
+
+#[test]
+fn panda_forward_kinematics_match_the_published_dh_parameters() {
+    let chain = panda();
+    assert_eq!(chain.dof(), 7);
+    let mut rng = Rng(31337);
+    for _ in 0..500 {
+        let q = rng.within(&chain);
+        let ours = chain.fk(&q).unwrap().to_homogeneous();
+        let theirs = panda_dh_tool(&q);
+        let diff = (ours - theirs).abs().max();
+        assert!(diff < 1e-4, "difference {diff} at {q:?}");
+    }
+}
+
+#[test]
+fn panda_ik_reaches_random_reachable_poses() {
+    let chain = panda();
+    let mut rng = Rng(4242);
+    let home = chain.mid_configuration();
+    let n = 200;
+    let mut missed = Vec::new();
+    for i in 0..n {
+        let pose = chain.fk(&rng.within(&chain)).unwrap();
+        let sol = chain
+            .ik(&IkTarget::pose(pose, 0.1), &home, &IkOptions::default())
+            .unwrap();
+        if !sol.converged || sol.position_error > 2e-3 {
+            missed.push((i, sol.position_error, sol.orientation_error));
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "{} of {n} poses missed: {missed:?}",
+        missed.len()
+    );
+}
