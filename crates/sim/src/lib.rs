@@ -4,7 +4,9 @@
 //! metres, radians).
 
 pub mod kinematics;
+pub mod robot;
 pub mod urdf;
 
 pub use kinematics::{Chain, IkOptions, IkSolution, IkTarget, KinematicsError};
+pub use robot::{Robot, RobotConfig, RobotError};
 pub use urdf::{Inertial, Joint, JointKind, JointLimits, Link, Urdf, UrdfError};
