@@ -6,7 +6,9 @@
 pub mod kinematics;
 pub mod robot;
 pub mod urdf;
+pub mod world;
 
 pub use kinematics::{Chain, IkOptions, IkSolution, IkTarget, KinematicsError};
 pub use robot::{Robot, RobotConfig, RobotError};
 pub use urdf::{Inertial, Joint, JointKind, JointLimits, Link, Urdf, UrdfError};
+pub use world::{SimWorld, WorldError};
