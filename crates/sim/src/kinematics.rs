@@ -348,7 +348,7 @@ impl Chain {
         Ok(best)
     }
 
-    /// A deterministic start spread over the joint ranges (a low-discrepancy sequence).
+    /// A deterministic start spread over the joint ranges (a quasi-random sequence).
     fn spread_start(&self, attempt: usize) -> Vec<f64> {
         self.limits
             .iter()
@@ -359,7 +359,7 @@ impl Chain {
                 } else {
                     (-std::f64::consts::PI, std::f64::consts::PI)
                 };
-                // Fractional parts of multiples of irrational numbers (R_d sequence).
+                // Fractional parts of multiples of a per-joint irrational step.
                 let alpha = 1.0 / (1.0 + (i as f64 + 1.0) * 0.618_033_988_749_895);
                 let u = (0.5 + attempt as f64 * alpha).fract();
                 lo + (hi - lo) * (0.1 + 0.8 * u)
