@@ -316,34 +316,18 @@ impl Chain {
         opts: &IkOptions,
     ) -> Result<IkSolution, KinematicsError> {
         self.check(q0)?;
-        let mut best: Option<IkSolution> = None;
-        let mut total_iterations = 0;
-        for attempt in 0..=opts.restarts {
-            let start = if attempt == 0 {
-                q0.to_vec()
-            } else {
-                self.spread_start(attempt)
-            };
-            let mut sol = self.solve_once(target, start, opts);
-            total_iterations += sol.iterations;
-            sol.iterations = total_iterations;
-            let better = best
-                .as_ref()
-                .is_none_or(|b| score(&sol, target) < score(b, target));
-            if better {
-                best = Some(sol);
-            }
-            if best.as_ref().is_some_and(|b| b.converged) {
+        let mut best = self.solve_once(target, q0.to_vec(), opts);
+        let mut total_iterations = best.iterations;
+        for attempt in 1..=opts.restarts {
+            if best.converged {
                 break;
             }
+            let sol = self.solve_once(target, self.spread_start(attempt), opts);
+            total_iterations += sol.iterations;
+            if score(&sol, target) < score(&best, target) {
+                best = sol;
+            }
         }
-        let mut best = best.unwrap_or_else(|| IkSolution {
-            q: q0.to_vec(),
-            position_error: f64::INFINITY,
-            orientation_error: f64::INFINITY,
-            iterations: 0,
-            converged: false,
-        });
         best.iterations = total_iterations;
         Ok(best)
     }

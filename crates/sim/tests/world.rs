@@ -16,6 +16,11 @@ fn settle(world: &mut SimWorld, seconds: f64) {
     }
 }
 
+/// Distance between a physics link position and a kinematic one.
+fn distance(p: [f64; 3], expected: &nalgebra::Vector3<f64>) -> f64 {
+    (nalgebra::Vector3::from(p) - expected).norm()
+}
+
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
     a.iter()
         .zip(b)
@@ -53,10 +58,7 @@ fn physics_link_poses_agree_with_forward_kinematics() {
         let q = world.arm_positions();
         let expected = chain.fk(&q).unwrap().translation.vector;
         let (p, _) = world.link_pose("gripper_link").unwrap();
-        let diff = ((p[0] - expected.x).powi(2)
-            + (p[1] - expected.y).powi(2)
-            + (p[2] - expected.z).powi(2))
-        .sqrt();
+        let diff = distance(p, &expected);
         eprintln!("gripper_link physics vs kinematics: {diff:.2e} m");
         assert!(diff < 1e-3, "gripper_link differs by {diff} m at q = {q:?}");
     }
@@ -87,8 +89,6 @@ fn the_panda_holds_its_ready_pose_under_gravity() {
     let chain = Chain::new(&robot.urdf, "panda_link0", "panda_link7").unwrap();
     let expected = chain.fk(&q).unwrap().translation.vector;
     let (p, _) = world.link_pose("panda_link7").unwrap();
-    let diff =
-        ((p[0] - expected.x).powi(2) + (p[1] - expected.y).powi(2) + (p[2] - expected.z).powi(2))
-            .sqrt();
+    let diff = distance(p, &expected);
     assert!(diff < 1e-3, "panda_link7 differs by {diff} m");
 }
