@@ -68,6 +68,10 @@ pub struct IkTarget {
     /// Weight of the orientation error relative to the position error (metres per radian);
     /// 0 solves for position only.
     pub orientation_weight: f64,
+    /// Treat the orientation as a secondary task: pursue it only in the null space of the
+    /// position task, so position always converges and orientation gets as close as the arm's
+    /// degrees of freedom and limits allow (5-DoF arms). Convergence is then judged on position.
+    pub orientation_secondary: bool,
 }
 
 impl IkTarget {
@@ -76,6 +80,17 @@ impl IkTarget {
         Self {
             pose: Isometry3::from_parts(Translation3::from(p), UnitQuaternion::identity()),
             orientation_weight: 0.0,
+            orientation_secondary: false,
+        }
+    }
+
+    /// Reach a position exactly and a preferred orientation as closely as the arm allows
+    /// (orientation in the null space of the position task).
+    pub fn position_preferring(pose: Isometry3<f64>) -> Self {
+        Self {
+            pose,
+            orientation_weight: 1.0,
+            orientation_secondary: true,
         }
     }
 
@@ -84,6 +99,7 @@ impl IkTarget {
         Self {
             pose,
             orientation_weight: weight,
+            orientation_secondary: false,
         }
     }
 }
@@ -352,6 +368,9 @@ impl Chain {
     }
 
     fn solve_once(&self, target: &IkTarget, mut q: Vec<f64>, opts: &IkOptions) -> IkSolution {
+        if target.orientation_secondary {
+            return self.solve_prioritised(target, q, opts);
+        }
         self.clamp(&mut q);
         let w = target.orientation_weight;
         let mut iterations = 0;
@@ -403,6 +422,117 @@ impl Chain {
     }
 }
 
+impl Chain {
+    /// Damped least squares on position, with the orientation error reduced in the position
+    /// task's null space: dq = Jp# ep + (I - Jp# Jp) Jo# eo.
+    fn solve_prioritised(&self, target: &IkTarget, mut q: Vec<f64>, opts: &IkOptions) -> IkSolution {
+        self.clamp(&mut q);
+        let n = self.dof();
+        let lambda2 = opts.damping * opts.damping;
+        let mut iterations = 0;
+        loop {
+            let (tip, joints) = self.frames(&q);
+            let (e_pos, e_rot) = errors(&tip, &target.pose);
+            let pos_err = e_pos.norm();
+            let rot_err = e_rot.norm();
+            let position_ok = pos_err <= opts.position_tolerance;
+            if !position_ok && iterations >= opts.max_iterations {
+                // Polish the position alone from the best compromise found.
+                let mut polish = self.solve_once(&IkTarget::position(target.pose.translation.vector), q, opts);
+                let (tip, _) = self.frames(&polish.q);
+                polish.orientation_error = errors(&tip, &target.pose).1.norm();
+                polish.iterations += iterations;
+                return polish;
+            }
+            if (position_ok && rot_err <= opts.orientation_tolerance)
+                || iterations >= opts.max_iterations
+            {
+                return IkSolution {
+                    q,
+                    position_error: pos_err,
+                    orientation_error: rot_err,
+                    iterations,
+                    converged: position_ok,
+                };
+            }
+            iterations += 1;
+            let jac = self.jacobian_from(&tip, &joints);
+            // Joints pinned at a limit and pushed further out are dropped from the step (an
+            // active set), so the clamp never undoes the position task.
+            let mut free = vec![true; n];
+            let mut dq = DVector::zeros(n);
+            for _ in 0..=n {
+                let mut masked = jac.clone();
+                for (c, f) in free.iter().enumerate() {
+                    if !f {
+                        masked.column_mut(c).fill(0.0);
+                    }
+                }
+                let jp = masked.rows(0, 3).into_owned();
+                let jo = masked.rows(3, 3).into_owned();
+                let (Some(jp_pinv), Some(jo_pinv)) =
+                    (damped_pinv(&jp, lambda2), damped_pinv(&jo, lambda2))
+                else {
+                    break;
+                };
+                let dq_pos = &jp_pinv * DVector::from_column_slice(e_pos.as_slice());
+                // The projector uses a nearly undamped inverse so the orientation step leaks
+                // as little as possible into the position task.
+                let Some(jp_exact) = damped_pinv(&jp, 1e-10) else {
+                    break;
+                };
+                let null = DMatrix::<f64>::identity(n, n) - &jp_exact * &jp;
+                let dq_rot = &null * (&jo_pinv * DVector::from_column_slice(e_rot.as_slice()));
+                dq = dq_pos + dq_rot * target.orientation_weight.min(1.0);
+                let mut changed = false;
+                for (c, &(lo, hi)) in self.limits.iter().enumerate() {
+                    let pinned = (q[c] <= lo + 1e-9 && dq[c] < 0.0) || (q[c] >= hi - 1e-9 && dq[c] > 0.0);
+                    if free[c] && pinned {
+                        free[c] = false;
+                        changed = true;
+                    }
+                }
+                if !changed {
+                    break;
+                }
+            }
+            for (c, f) in free.iter().enumerate() {
+                if !f {
+                    dq[c] = 0.0;
+                }
+            }
+            if position_ok && dq.amax() < 1e-7 {
+                // Orientation cannot improve without moving the tip: as good as it gets.
+                return IkSolution {
+                    q,
+                    position_error: pos_err,
+                    orientation_error: rot_err,
+                    iterations,
+                    converged: true,
+                };
+            }
+            let largest = dq.amax();
+            let scale = if largest > opts.max_step {
+                opts.max_step / largest
+            } else {
+                1.0
+            };
+            for (v, d) in q.iter_mut().zip(dq.iter()) {
+                *v += d * scale;
+            }
+            self.clamp(&mut q);
+        }
+    }
+}
+
+/// J^T (J J^T + lambda^2 I)^-1 for a 3-row Jacobian block.
+fn damped_pinv(j: &DMatrix<f64>, lambda2: f64) -> Option<DMatrix<f64>> {
+    let rows = j.nrows();
+    let jjt = j * j.transpose() + DMatrix::<f64>::identity(rows, rows) * lambda2;
+    let inv = jjt.cholesky()?.inverse();
+    Some(j.transpose() * inv)
+}
+
 /// Position error and orientation error (axis times angle) from `current` to `target`.
 fn errors(current: &Isometry3<f64>, target: &Isometry3<f64>) -> (Vector3<f64>, Vector3<f64>) {
     let e_pos = target.translation.vector - current.translation.vector;
@@ -411,5 +541,8 @@ fn errors(current: &Isometry3<f64>, target: &Isometry3<f64>) -> (Vector3<f64>, V
 }
 
 fn score(sol: &IkSolution, target: &IkTarget) -> f64 {
+    if target.orientation_secondary {
+        return sol.position_error + 1e-3 * sol.orientation_error;
+    }
     sol.position_error + target.orientation_weight * sol.orientation_error
 }

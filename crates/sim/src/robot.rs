@@ -119,6 +119,9 @@ pub struct EndEffectorConfig {
     pub workspace_min: [f64; 3],
     /// Upper corner of that box.
     pub workspace_max: [f64; 3],
+    /// Orientation of the tool link when it points straight down with zero yaw (URDF roll,
+    /// pitch, yaw in the base frame); yaw commands rotate this about the base z axis.
+    pub tool_down_rpy: [f64; 3],
 }
 
 /// The contents of `robot.toml`.
