@@ -7,8 +7,9 @@
 //!   it holds still;
 //! - `regress`: the expert until progress passes 0.6, then it undoes its work (carries or
 //!   pushes the object back to where it started, closes the drawer, backs off the target);
-//! - `fail`: the expert acting on a wrong estimate (grasps beside the object or above the
-//!   handle, pushes off-centre, reaches for the wrong point), so it never succeeds by design;
+//! - `fail`: the expert acting on a wrong belief (grasps beside the object, hooks above the
+//!   handle, pushes the object away from the goal, reaches for the wrong point), so it never
+//!   succeeds by design;
 //! - `random`: uniformly random actions.
 
 use std::str::FromStr;
@@ -311,33 +312,37 @@ impl ScriptedExpert {
         if self.regressing {
             goal = self.start_object.unwrap_or(goal);
         }
+        if self.variant == Variant::Fail {
+            // Pushes confidently the wrong way: away from the goal.
+            let start = self.start_object.unwrap_or(cube);
+            goal = [2.0 * start[0] - goal[0], 2.0 * start[1] - goal[1], goal[2]];
+        }
         let to_goal = [goal[0] - cube[0], goal[1] - cube[1]];
         let dist = to_goal[0].hypot(to_goal[1]);
         if dist < 0.008 {
             return self.go(obs, [obs.ee_position[0], obs.ee_position[1], obs.ee_position[2]], None, 1.0, 0.0);
         }
         let d = [to_goal[0] / dist, to_goal[1] / dist];
-        let lateral_bias = if self.variant == Variant::Fail { 0.035 } else { 0.0 };
         let side = [-d[1], d[0]];
         let behind = self.object_radius * std::f64::consts::SQRT_2 + 0.02;
         let push_z = self.object_half.min(0.025);
         let pre = [
-            cube[0] - d[0] * behind + side[0] * lateral_bias,
-            cube[1] - d[1] * behind + side[1] * lateral_bias,
+            cube[0] - d[0] * behind,
+            cube[1] - d[1] * behind,
             push_z,
         ];
         let ee = obs.ee_position;
         // Where the tool is relative to the push line through the object's centre.
         let rel = [ee[0] - cube[0], ee[1] - cube[1]];
         let along = rel[0] * d[0] + rel[1] * d[1];
-        let across = rel[0] * side[0] + rel[1] * side[1] - lateral_bias;
+        let across = rel[0] * side[0] + rel[1] * side[1];
         let behind_ok = along < -(self.object_radius * 0.8) && along > -(behind + 0.03);
         let aligned = across.abs() < 0.012 && behind_ok && ee[2] < push_z + 0.015;
         if aligned {
             // Push through the object's centre towards the goal.
             let aim = [
-                cube[0] + d[0] * 0.03 + side[0] * lateral_bias,
-                cube[1] + d[1] * 0.03 + side[1] * lateral_bias,
+                cube[0] + d[0] * 0.03,
+                cube[1] + d[1] * 0.03,
                 push_z,
             ];
             return self.go(obs, aim, None, 1.0, 0.012);
