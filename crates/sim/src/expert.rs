@@ -5,8 +5,9 @@
 //! - `noisy`: Gaussian noise on every translation (30% of the largest step by default);
 //! - `partial`: the expert until the task's stage reaches `k` (default: half the stages), then
 //!   it holds still;
-//! - `regress`: the expert until progress passes 0.6, then it undoes its work (carries or
-//!   pushes the object back to where it started, closes the drawer, backs off the target);
+//! - `regress`: the expert until progress passes 0.8, then it undoes its work (carries or
+//!   pushes the object back to where it started, closes the drawer, backs off the target) and
+//!   returns the arm to where it started;
 //! - `fail`: the expert acting on a wrong belief (grasps beside the object, hooks above the
 //!   handle, pushes the object away from the goal, reaches for the wrong point), so it never
 //!   succeeds by design;
@@ -118,6 +119,8 @@ pub struct ScriptedExpert {
     pull: [f64; 3],
 }
 
+/// Progress at which the regress variant turns round.
+const REGRESS_AT: f64 = 0.8;
 /// Lift height for carrying (m above the table).
 const CARRY_Z: f64 = 0.14;
 /// Height for moving around objects when pushing (m).
@@ -221,7 +224,7 @@ impl ScriptedExpert {
                 }
             }
             Variant::Regress => {
-                if !self.regressing && info.is_some_and(|i| i.progress >= 0.6) {
+                if !self.regressing && info.is_some_and(|i| i.progress >= REGRESS_AT) {
                     self.regressing = true;
                     self.phase = match self.phase {
                         Phase::Lower | Phase::Release => Phase::Lift,
@@ -319,6 +322,15 @@ impl ScriptedExpert {
         }
         let to_goal = [goal[0] - cube[0], goal[1] - cube[1]];
         let dist = to_goal[0].hypot(to_goal[1]);
+        if self.regressing && dist < 0.015 {
+            // Back where it started: take the arm home too, around the object.
+            let home = self.start_ee.unwrap_or(obs.ee_position);
+            let ee = obs.ee_position;
+            if ee[2] < SAFE_Z - 0.01 && (ee[0] - home[0]).hypot(ee[1] - home[1]) > 0.02 {
+                return self.go(obs, [ee[0], ee[1], SAFE_Z], None, 1.0, self.control.max_translation);
+            }
+            return self.go(obs, home, None, 1.0, self.control.max_translation);
+        }
         if dist < 0.008 {
             return self.go(obs, [obs.ee_position[0], obs.ee_position[1], obs.ee_position[2]], None, 1.0, 0.0);
         }
@@ -473,7 +485,10 @@ impl ScriptedExpert {
                     }
                     return self.go(obs, [ee[0], ee[1], goal[2] + 0.1], None, 0.0, max);
                 }
-                Phase::Hold => return self.go(obs, ee, None, 0.0, 0.0),
+                Phase::Hold => {
+                    let home = if self.regressing { self.start_ee.unwrap_or(ee) } else { ee };
+                    return self.go(obs, home, None, 0.0, max);
+                }
             }
         }
     }
@@ -551,7 +566,8 @@ impl ScriptedExpert {
                         self.phase = Phase::Above;
                         continue;
                     }
-                    return self.go(obs, ee, None, 1.0, 0.0);
+                    let home = if self.regressing { self.start_ee.unwrap_or(ee) } else { ee };
+                    return self.go(obs, home, None, 1.0, max);
                 }
                 Phase::Close | Phase::Lift | Phase::Lower | Phase::Release => {
                     self.phase = Phase::Carry;
