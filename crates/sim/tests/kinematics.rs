@@ -333,3 +333,37 @@ fn panda_ik_reaches_random_reachable_poses() {
         missed.len()
     );
 }
+
+#[test]
+fn five_dof_ik_reaches_positions_exactly_and_prefers_a_downward_tool() {
+    use nalgebra::{Isometry3, Translation3, UnitQuaternion};
+    let robot = striatum_sim::Robot::load(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../robots/so101"),
+    )
+    .unwrap();
+    let chain = &robot.arm;
+    let down = UnitQuaternion::from_euler_angles(0.0, std::f64::consts::PI, 0.0);
+    let mut worst: f64 = 0.0;
+    let mut down_errors = Vec::new();
+    for i in 0..60 {
+        let t = i as f64 / 60.0;
+        let x = 0.14 + 0.16 * ((t * 7.3).sin() * 0.5 + 0.5);
+        let y = 0.12 * (t * 11.1).cos();
+        let z = 0.02 + 0.12 * ((t * 5.7).sin() * 0.5 + 0.5);
+        let target = Isometry3::from_parts(Translation3::new(x, y, z), down);
+        let sol = chain
+            .ik(
+                &IkTarget::position_preferring(target),
+                &robot.config.home,
+                &IkOptions::default(),
+            )
+            .unwrap();
+        assert!(sol.converged, "({x:.3}, {y:.3}, {z:.3}) not reached: {sol:?}");
+        worst = worst.max(sol.position_error);
+        down_errors.push(sol.orientation_error);
+    }
+    assert!(worst < 2e-4, "worst position error {worst}");
+    // Low targets close to the base can be met pointing straight down.
+    down_errors.sort_by(f64::total_cmp);
+    assert!(down_errors[down_errors.len() / 4] < 0.05, "{down_errors:?}");
+}
