@@ -741,6 +741,15 @@ impl VecEnv {
         self.envs.iter_mut().zip(seeds).map(|(e, s)| e.reset(*s)).collect()
     }
 
+    /// Resets environment `i` alone (e.g. when its episode ended).
+    pub fn reset_one(&mut self, i: usize, seed: u64) -> Result<Observation, EnvError> {
+        let n = self.envs.len();
+        self.envs
+            .get_mut(i)
+            .ok_or_else(|| EnvError::BadAction(format!("environment {i} of {n}")))?
+            .reset(seed)
+    }
+
     /// Steps environment `i` with `actions[i]`.
     pub fn step(&mut self, actions: &[Action]) -> Result<Vec<Step>, EnvError> {
         if actions.len() != self.envs.len() {

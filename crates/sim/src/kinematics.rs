@@ -430,12 +430,16 @@ impl Chain {
         let n = self.dof();
         let lambda2 = opts.damping * opts.damping;
         let mut iterations = 0;
+        let mut previous_rot = f64::INFINITY;
         loop {
             let (tip, joints) = self.frames(&q);
             let (e_pos, e_rot) = errors(&tip, &target.pose);
             let pos_err = e_pos.norm();
             let rot_err = e_rot.norm();
             let position_ok = pos_err <= opts.position_tolerance;
+            // Orientation has stopped improving (joint limits or too few joints): done.
+            let stalled = position_ok && previous_rot - rot_err < 1e-5;
+            previous_rot = rot_err;
             if !position_ok && iterations >= opts.max_iterations {
                 // Polish the position alone from the best compromise found.
                 let mut polish = self.solve_once(&IkTarget::position(target.pose.translation.vector), q, opts);
@@ -445,6 +449,7 @@ impl Chain {
                 return polish;
             }
             if (position_ok && rot_err <= opts.orientation_tolerance)
+                || stalled
                 || iterations >= opts.max_iterations
             {
                 return IkSolution {

@@ -3,8 +3,10 @@
 mod bench;
 mod bus_args;
 mod doctor;
+mod sim;
 mod topic;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -58,6 +60,63 @@ enum Command {
     /// Measure the stack's speed and print a table.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run and measure the simulator.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SimCommand {
+    /// Run episodes of a scene with a scripted policy or replayed actions and print success
+    /// rate, episode length and progress statistics.
+    #[command(
+        after_help = "Examples:\n  striatum sim run --scene sim_scenes/push_cube.toml --robot so101 --policy expert --episodes 50\n  striatum sim run --scene sim_scenes/pick_place.toml --robot panda --policy noisy --save-actions runs/pp.csv\n  striatum sim run --scene sim_scenes/pick_place.toml --robot panda --policy replay --actions runs/pp.csv"
+    )]
+    Run {
+        /// Scene file (`sim_scenes/*.toml`).
+        #[arg(long)]
+        scene: PathBuf,
+        /// Robot name (looked up in `robots/`) or its directory.
+        #[arg(long, default_value = "panda")]
+        robot: String,
+        /// expert, noisy, partial, regress, fail, random or replay.
+        #[arg(long, default_value = "expert")]
+        policy: String,
+        /// Episodes to run (seeds `seed..seed+episodes`).
+        #[arg(long, default_value_t = 20)]
+        episodes: u64,
+        /// First seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Actions to replay (CSV written by --save-actions); one episode per seed in it.
+        #[arg(long)]
+        actions: Option<PathBuf>,
+        /// Save every action taken as CSV (seed, step, dx, dy, dz, droll, dpitch, dyaw, gripper).
+        #[arg(long)]
+        save_actions: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Physics and control steps per second per scene and robot, single and vectorised.
+    #[command(after_help = "Example:\n  striatum sim bench --steps 2000")]
+    Bench {
+        /// Scene files (default: every file in sim_scenes/).
+        #[arg(long)]
+        scene: Vec<PathBuf>,
+        /// Robots (default: so101 and panda).
+        #[arg(long)]
+        robot: Vec<String>,
+        /// Control steps per measurement.
+        #[arg(long, default_value_t = 1000)]
+        steps: usize,
+        /// Environments in the vectorised measurements.
+        #[arg(long, default_value_t = 8)]
+        envs: usize,
+        /// Repeats per measurement (the median is printed).
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +238,60 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } => topic::hz(&bus, &key, window, duration).await?,
                 TopicCommand::List { duration } => topic::list(&bus, duration).await?,
             }
+        }
+        Command::Sim(SimCommand::Run {
+            scene,
+            robot,
+            policy,
+            episodes,
+            seed,
+            actions,
+            save_actions,
+            json,
+        }) => {
+            let policy = sim::Policy::parse(&policy, actions.as_deref())?;
+            let args = sim::RunArgs {
+                scene,
+                robot,
+                policy,
+                episodes,
+                seed,
+                save_actions,
+                json,
+            };
+            tokio::task::spawn_blocking(move || sim::run(&args)).await??;
+        }
+        Command::Sim(SimCommand::Bench {
+            scene,
+            robot,
+            steps,
+            envs,
+            repeats,
+        }) => {
+            let scenes = if scene.is_empty() {
+                let mut found: Vec<PathBuf> = std::fs::read_dir("sim_scenes")
+                    .context("listing sim_scenes/ (run from the repository root or pass --scene)")?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                    .collect();
+                found.sort();
+                found
+            } else {
+                scene
+            };
+            let robots = if robot.is_empty() {
+                vec!["so101".to_owned(), "panda".to_owned()]
+            } else {
+                robot
+            };
+            let args = sim::BenchArgs {
+                scenes,
+                robots,
+                steps,
+                envs,
+                repeats: repeats.max(1),
+            };
+            tokio::task::spawn_blocking(move || sim::bench(&args)).await??;
         }
         Command::Router => {
             let mut config: BusConfig = cli.bus.config()?;
