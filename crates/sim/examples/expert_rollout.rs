@@ -7,7 +7,9 @@ use striatum_sim::{Env, ScriptedExpert, Variant};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let scene = args.get(1).map_or("sim_scenes/pick_place.toml", String::as_str);
+    let scene = args
+        .get(1)
+        .map_or("sim_scenes/pick_place.toml", String::as_str);
     let robot = args.get(2).map_or("panda", String::as_str);
     let seed: u64 = args.get(3).map_or(Ok(0), |s| s.parse())?;
     let mut env = Env::load(scene, format!("robots/{robot}"))?;

@@ -22,7 +22,9 @@ use crate::kinematics::{IkOptions, IkTarget};
 use crate::robot::Robot;
 use crate::scene::{FixtureConfig, SceneConfig, SceneError};
 use crate::task::{self, TaskState};
-use crate::world::{Layout, PhysicsRobot, PlacedDrawer, PlacedObject, PlacedTable, SimWorld, WorldError};
+use crate::world::{
+    Layout, PhysicsRobot, PlacedDrawer, PlacedObject, PlacedTable, SimWorld, WorldError,
+};
 
 /// Why an environment could not be made or stepped.
 #[derive(Debug, Error)]
@@ -112,7 +114,10 @@ impl Action {
                 translation,
                 rotation,
                 gripper,
-            } => (translation.iter().chain(rotation).copied().collect(), *gripper),
+            } => (
+                translation.iter().chain(rotation).copied().collect(),
+                *gripper,
+            ),
             Action::Joints { positions, gripper } => {
                 if positions.len() != dof {
                     return Err(EnvError::BadAction(format!(
@@ -124,9 +129,7 @@ impl Action {
             }
         };
         if values.iter().chain([&gripper]).any(|v| !v.is_finite()) {
-            return Err(EnvError::BadAction(format!(
-                "non-finite value in {self:?}"
-            )));
+            return Err(EnvError::BadAction(format!("non-finite value in {self:?}")));
         }
         Ok(())
     }
@@ -265,7 +268,7 @@ pub struct Rng(u64);
 impl Rng {
     /// A generator from a seed.
     pub fn new(seed: u64) -> Self {
-        Self(seed ^ 0x5EED_0F_57A7_1A7u64)
+        Self(seed ^ 0x0005_EED0_F57A_71A7_u64)
     }
 
     /// The next 64 random bits.
@@ -449,7 +452,10 @@ impl Env {
                     }
                 })
                 .collect();
-            let mut points: Vec<[f64; 2]> = objects.iter().map(|o| [o.position[0], o.position[1]]).collect();
+            let mut points: Vec<[f64; 2]> = objects
+                .iter()
+                .map(|o| [o.position[0], o.position[1]])
+                .collect();
             points.extend(targets.iter().map(|t| [t.position[0], t.position[1]]));
             points.extend(drawers.iter().map(|d| [d.front[0], d.front[1]]));
             let separated = points.iter().enumerate().all(|(i, a)| {
@@ -460,7 +466,8 @@ impl Env {
             if !separated {
                 continue;
             }
-            let instruction = s.instructions[(rng.next_u64() % s.instructions.len() as u64) as usize].clone();
+            let instruction =
+                s.instructions[(rng.next_u64() % s.instructions.len() as u64) as usize].clone();
             let table = PlacedTable {
                 center: to_world(s.table.center),
                 size: s.table.size,
@@ -554,11 +561,10 @@ impl Env {
                 let clip = |v: f64| v.clamp(-c.max_rotation, c.max_rotation);
                 let target = if ee.control == "position_yaw" {
                     self.yaw = wrap(self.yaw + clip(rotation[2]));
-                    let rot = UnitQuaternion::from_axis_angle(&Vector3::z_axis(), self.yaw)
-                        * {
-                            let [r, pi, y] = ee.tool_down_rpy;
-                            UnitQuaternion::from_euler_angles(r, pi, y)
-                        };
+                    let rot = UnitQuaternion::from_axis_angle(&Vector3::z_axis(), self.yaw) * {
+                        let [r, pi, y] = ee.tool_down_rpy;
+                        UnitQuaternion::from_euler_angles(r, pi, y)
+                    };
                     self.command = Isometry3::from_parts(Translation3::from(p), rot);
                     IkTarget::position_preferring(self.command)
                 } else {
@@ -623,7 +629,11 @@ impl Env {
     /// Success, progress and stage of the current state.
     pub fn evaluate(&self) -> Option<task::Progress> {
         self.world.as_ref()?;
-        Some(task::evaluate(&self.scene.stages, &self.scene.success, &self.observe()))
+        Some(task::evaluate(
+            &self.scene.stages,
+            &self.scene.success,
+            &self.observe(),
+        ))
     }
 
     /// The current observation (after `reset`).
@@ -644,22 +654,25 @@ impl Env {
         // Tool frames are often empty links that the physics merges away: the tool pose comes
         // from forward kinematics of the measured joints (the base is the world frame).
         let joint_positions = world.arm_positions();
-        let (ee_position, ee_orientation) = robot.arm.fk(&joint_positions).map_or(
-            ([f64::NAN; 3], [0.0, 0.0, 0.0, 1.0]),
-            |p| {
-                let t = p.translation.vector;
-                let q = p.rotation.coords;
-                ([t[0], t[1], t[2]], [q[0], q[1], q[2], q[3]])
-            },
-        );
+        let (ee_position, ee_orientation) =
+            robot
+                .arm
+                .fk(&joint_positions)
+                .map_or(([f64::NAN; 3], [0.0, 0.0, 0.0, 1.0]), |p| {
+                    let t = p.translation.vector;
+                    let q = p.rotation.coords;
+                    ([t[0], t[1], t[2]], [q[0], q[1], q[2], q[3]])
+                });
         let objects = world
             .object_names()
             .filter_map(|n| {
-                world.object_pose(n).map(|(position, orientation)| NamedPose {
-                    name: n.to_owned(),
-                    position,
-                    orientation,
-                })
+                world
+                    .object_pose(n)
+                    .map(|(position, orientation)| NamedPose {
+                        name: n.to_owned(),
+                        position,
+                        orientation,
+                    })
             })
             .collect();
         let fixtures = world
@@ -738,7 +751,11 @@ impl VecEnv {
                 seeds.len()
             )));
         }
-        self.envs.iter_mut().zip(seeds).map(|(e, s)| e.reset(*s)).collect()
+        self.envs
+            .iter_mut()
+            .zip(seeds)
+            .map(|(e, s)| e.reset(*s))
+            .collect()
     }
 
     /// Resets environment `i` alone (e.g. when its episode ended).
@@ -760,7 +777,12 @@ impl VecEnv {
             )));
         }
         if self.threads == 1 {
-            return self.envs.iter_mut().zip(actions).map(|(e, a)| e.step(a)).collect();
+            return self
+                .envs
+                .iter_mut()
+                .zip(actions)
+                .map(|(e, a)| e.step(a))
+                .collect();
         }
         let chunk = self.envs.len().div_ceil(self.threads).max(1);
         let results: Vec<Vec<Result<Step, EnvError>>> = std::thread::scope(|scope| {
@@ -770,7 +792,10 @@ impl VecEnv {
                 .zip(actions.chunks(chunk))
                 .map(|(envs, acts)| {
                     scope.spawn(move || {
-                        envs.iter_mut().zip(acts).map(|(e, a)| e.step(a)).collect::<Vec<_>>()
+                        envs.iter_mut()
+                            .zip(acts)
+                            .map(|(e, a)| e.step(a))
+                            .collect::<Vec<_>>()
                     })
                 })
                 .collect();

@@ -211,7 +211,9 @@ impl ScriptedExpert {
                 };
             }
             Variant::Partial(k) => {
-                let k = k.unwrap_or(self.stages.div_ceil(2)).min(self.stages.saturating_sub(1));
+                let k = k
+                    .unwrap_or(self.stages.div_ceil(2))
+                    .min(self.stages.saturating_sub(1));
                 if info.is_some_and(|i| i.stage >= k.max(1)) {
                     self.stopped = true;
                 }
@@ -223,15 +225,15 @@ impl ScriptedExpert {
                     };
                 }
             }
-            Variant::Regress => {
-                if !self.regressing && info.is_some_and(|i| i.progress >= REGRESS_AT) {
-                    self.regressing = true;
-                    self.phase = match self.phase {
-                        Phase::Lower | Phase::Release => Phase::Lift,
-                        Phase::Retreat | Phase::Hold => Phase::Above,
-                        p => p,
-                    };
-                }
+            Variant::Regress
+                if !self.regressing && info.is_some_and(|i| i.progress >= REGRESS_AT) =>
+            {
+                self.regressing = true;
+                self.phase = match self.phase {
+                    Phase::Lower | Phase::Release => Phase::Lift,
+                    Phase::Retreat | Phase::Hold => Phase::Above,
+                    p => p,
+                };
             }
             _ => {}
         }
@@ -264,7 +266,14 @@ impl ScriptedExpert {
     }
 
     /// Translation towards `waypoint`, capped at `max` metres, and a yaw correction.
-    fn go(&self, obs: &Observation, waypoint: [f64; 3], yaw: Option<f64>, gripper: f64, max: f64) -> Action {
+    fn go(
+        &self,
+        obs: &Observation,
+        waypoint: [f64; 3],
+        yaw: Option<f64>,
+        gripper: f64,
+        max: f64,
+    ) -> Action {
         let mut d = [0.0; 3];
         for (k, v) in d.iter_mut().enumerate() {
             *v = waypoint[k] - obs.ee_position[k];
@@ -284,7 +293,8 @@ impl ScriptedExpert {
             let [x, y, z, w] = obs.ee_orientation;
             let q = UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(w, x, y, z));
             let current_yaw = self.tool_yaw(obs);
-            let want = UnitQuaternion::from_axis_angle(&Vector3::z_axis(), current_yaw) * self.tool_down;
+            let want =
+                UnitQuaternion::from_axis_angle(&Vector3::z_axis(), current_yaw) * self.tool_down;
             let err = (want * q.inverse()).scaled_axis();
             rotation[0] = err[0];
             rotation[1] = err[1];
@@ -327,22 +337,30 @@ impl ScriptedExpert {
             let home = self.start_ee.unwrap_or(obs.ee_position);
             let ee = obs.ee_position;
             if ee[2] < SAFE_Z - 0.01 && (ee[0] - home[0]).hypot(ee[1] - home[1]) > 0.02 {
-                return self.go(obs, [ee[0], ee[1], SAFE_Z], None, 1.0, self.control.max_translation);
+                return self.go(
+                    obs,
+                    [ee[0], ee[1], SAFE_Z],
+                    None,
+                    1.0,
+                    self.control.max_translation,
+                );
             }
             return self.go(obs, home, None, 1.0, self.control.max_translation);
         }
         if dist < 0.008 {
-            return self.go(obs, [obs.ee_position[0], obs.ee_position[1], obs.ee_position[2]], None, 1.0, 0.0);
+            return self.go(
+                obs,
+                [obs.ee_position[0], obs.ee_position[1], obs.ee_position[2]],
+                None,
+                1.0,
+                0.0,
+            );
         }
         let d = [to_goal[0] / dist, to_goal[1] / dist];
         let side = [-d[1], d[0]];
         let behind = self.object_radius * std::f64::consts::SQRT_2 + 0.02;
         let push_z = self.object_half.min(0.025);
-        let pre = [
-            cube[0] - d[0] * behind,
-            cube[1] - d[1] * behind,
-            push_z,
-        ];
+        let pre = [cube[0] - d[0] * behind, cube[1] - d[1] * behind, push_z];
         let ee = obs.ee_position;
         // Where the tool is relative to the push line through the object's centre.
         let rel = [ee[0] - cube[0], ee[1] - cube[1]];
@@ -352,20 +370,28 @@ impl ScriptedExpert {
         let aligned = across.abs() < 0.012 && behind_ok && ee[2] < push_z + 0.015;
         if aligned {
             // Push through the object's centre towards the goal.
-            let aim = [
-                cube[0] + d[0] * 0.03,
-                cube[1] + d[1] * 0.03,
-                push_z,
-            ];
+            let aim = [cube[0] + d[0] * 0.03, cube[1] + d[1] * 0.03, push_z];
             return self.go(obs, aim, None, 1.0, 0.012);
         }
         let pre_xy = (ee[0] - pre[0]).hypot(ee[1] - pre[1]);
         if pre_xy > 0.012 {
             if ee[2] < SAFE_Z - 0.01 && (rel[0].hypot(rel[1]) < behind + 0.04) {
                 // Too close to the object to slide across: rise first.
-                return self.go(obs, [ee[0], ee[1], SAFE_Z], None, 1.0, self.control.max_translation);
+                return self.go(
+                    obs,
+                    [ee[0], ee[1], SAFE_Z],
+                    None,
+                    1.0,
+                    self.control.max_translation,
+                );
             }
-            return self.go(obs, [pre[0], pre[1], SAFE_Z.max(ee[2].min(SAFE_Z))], None, 1.0, self.control.max_translation);
+            return self.go(
+                obs,
+                [pre[0], pre[1], SAFE_Z.max(ee[2].min(SAFE_Z))],
+                None,
+                1.0,
+                self.control.max_translation,
+            );
         }
         self.go(obs, pre, None, 1.0, self.control.max_translation)
     }
@@ -386,19 +412,29 @@ impl ScriptedExpert {
         object_yaw + k * quarter
     }
 
-    fn pick_place(&mut self, obs: &Observation, object: &str, target: &str, offset: [f64; 3]) -> Action {
+    fn pick_place(
+        &mut self,
+        obs: &Observation,
+        object: &str,
+        target: &str,
+        offset: [f64; 3],
+    ) -> Action {
         let Some(obj) = obs.position(object) else {
             return self.go(obs, obs.ee_position, None, 0.0, 0.0);
         };
-        let mut goal = obs
-            .position(target)
-            .map_or(obj, |t| [t[0] + offset[0], t[1] + offset[1], t[2] + offset[2]]);
+        let mut goal = obs.position(target).map_or(obj, |t| {
+            [t[0] + offset[0], t[1] + offset[1], t[2] + offset[2]]
+        });
         if self.regressing {
             goal = self.start_object.unwrap_or(goal);
         }
         let ee = obs.ee_position;
         let yaw_now = self.tool_yaw(obs);
-        let miss = if self.variant == Variant::Fail { 0.05 } else { 0.0 };
+        let miss = if self.variant == Variant::Fail {
+            0.05
+        } else {
+            0.0
+        };
         let grasp_at = [obj[0], obj[1] + miss, obj[2]];
         let max = self.control.max_translation;
         let near = |a: [f64; 3], b: [f64; 3], tol: f64| {
@@ -486,7 +522,11 @@ impl ScriptedExpert {
                     return self.go(obs, [ee[0], ee[1], goal[2] + 0.1], None, 0.0, max);
                 }
                 Phase::Hold => {
-                    let home = if self.regressing { self.start_ee.unwrap_or(ee) } else { ee };
+                    let home = if self.regressing {
+                        self.start_ee.unwrap_or(ee)
+                    } else {
+                        ee
+                    };
                     return self.go(obs, home, None, 0.0, max);
                 }
             }
@@ -510,9 +550,19 @@ impl ScriptedExpert {
             yaw += std::f64::consts::PI;
         }
         let ee = obs.ee_position;
-        let miss = if self.variant == Variant::Fail { 0.05 } else { 0.0 };
+        let miss = if self.variant == Variant::Fail {
+            0.05
+        } else {
+            0.0
+        };
         let behind = 0.025;
-        let hook = |h: [f64; 3]| [h[0] - u[0] * behind, h[1] - u[1] * behind, h[2] + 0.006 + miss];
+        let hook = |h: [f64; 3]| {
+            [
+                h[0] - u[0] * behind,
+                h[1] - u[1] * behind,
+                h[2] + 0.006 + miss,
+            ]
+        };
         let hook_now = hook(handle);
         let hook_start = hook(start);
         let max = self.control.max_translation;
@@ -542,7 +592,11 @@ impl ScriptedExpert {
                 }
                 Phase::Carry => {
                     // Pull along the slide; when regressing, push it back in.
-                    let amount = if self.regressing { 0.0 } else { self.travel * 0.95 };
+                    let amount = if self.regressing {
+                        0.0
+                    } else {
+                        self.travel * 0.95
+                    };
                     let wp = [
                         hook_start[0] + u[0] * amount,
                         hook_start[1] + u[1] * amount,
@@ -566,7 +620,11 @@ impl ScriptedExpert {
                         self.phase = Phase::Above;
                         continue;
                     }
-                    let home = if self.regressing { self.start_ee.unwrap_or(ee) } else { ee };
+                    let home = if self.regressing {
+                        self.start_ee.unwrap_or(ee)
+                    } else {
+                        ee
+                    };
                     return self.go(obs, home, None, 1.0, max);
                 }
                 Phase::Close | Phase::Lift | Phase::Lower | Phase::Release => {

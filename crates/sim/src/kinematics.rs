@@ -425,7 +425,12 @@ impl Chain {
 impl Chain {
     /// Damped least squares on position, with the orientation error reduced in the position
     /// task's null space: dq = Jp# ep + (I - Jp# Jp) Jo# eo.
-    fn solve_prioritised(&self, target: &IkTarget, mut q: Vec<f64>, opts: &IkOptions) -> IkSolution {
+    fn solve_prioritised(
+        &self,
+        target: &IkTarget,
+        mut q: Vec<f64>,
+        opts: &IkOptions,
+    ) -> IkSolution {
         self.clamp(&mut q);
         let n = self.dof();
         let lambda2 = opts.damping * opts.damping;
@@ -442,7 +447,8 @@ impl Chain {
             previous_rot = rot_err;
             if !position_ok && iterations >= opts.max_iterations {
                 // Polish the position alone from the best compromise found.
-                let mut polish = self.solve_once(&IkTarget::position(target.pose.translation.vector), q, opts);
+                let mut polish =
+                    self.solve_once(&IkTarget::position(target.pose.translation.vector), q, opts);
                 let (tip, _) = self.frames(&polish.q);
                 polish.orientation_error = errors(&tip, &target.pose).1.norm();
                 polish.iterations += iterations;
@@ -491,7 +497,8 @@ impl Chain {
                 dq = dq_pos + dq_rot * target.orientation_weight.min(1.0);
                 let mut changed = false;
                 for (c, &(lo, hi)) in self.limits.iter().enumerate() {
-                    let pinned = (q[c] <= lo + 1e-9 && dq[c] < 0.0) || (q[c] >= hi - 1e-9 && dq[c] > 0.0);
+                    let pinned =
+                        (q[c] <= lo + 1e-9 && dq[c] < 0.0) || (q[c] >= hi - 1e-9 && dq[c] > 0.0);
                     if free[c] && pinned {
                         free[c] = false;
                         changed = true;

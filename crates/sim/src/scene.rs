@@ -395,13 +395,11 @@ impl SceneConfig {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        scene
-            .check()
-            .map_err(|(key, what)| SceneError::Invalid {
-                path: path.to_path_buf(),
-                key,
-                what,
-            })?;
+        scene.check().map_err(|(key, what)| SceneError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            what,
+        })?;
         for fixture in &mut scene.fixtures {
             let FixtureConfig::Drawer(d) = fixture;
             let n = (d.pull[0] * d.pull[0] + d.pull[1] * d.pull[1]).sqrt();
@@ -449,7 +447,10 @@ impl SceneConfig {
             return bad("name", "must not be empty");
         }
         if self.instructions.is_empty() || self.instructions.iter().any(|i| i.trim().is_empty()) {
-            return bad("instructions", "expected at least one non-empty instruction");
+            return bad(
+                "instructions",
+                "expected at least one non-empty instruction",
+            );
         }
         if !positive(self.time_limit) {
             return bad("time_limit", "expected a positive number of seconds");
@@ -485,7 +486,10 @@ impl SceneConfig {
             if let Some(start) = &p.start
                 && start.iter().any(|v| !v.is_finite())
             {
-                return bad(&format!("robots.{name}.start"), "expected finite joint values");
+                return bad(
+                    &format!("robots.{name}.start"),
+                    "expected finite joint values",
+                );
             }
         }
         let mut seen = std::collections::BTreeSet::new();
@@ -498,9 +502,12 @@ impl SceneConfig {
             check_friction(&format!("{key}.friction"), o.friction)?;
             check_color(&format!("{key}.color"), &o.color)?;
             if !finite(&o.position) || !o.yaw.is_finite() {
-                return bad(&format!("{key}.position"), "expected finite x, y (m) and yaw");
+                return bad(
+                    &format!("{key}.position"),
+                    "expected finite x, y (m) and yaw",
+                );
             }
-            if !non_negative(&o.jitter) || !(o.yaw_jitter.is_finite() && o.yaw_jitter >= 0.0) {
+            if !(non_negative(&o.jitter) && o.yaw_jitter.is_finite() && o.yaw_jitter >= 0.0) {
                 return bad(&format!("{key}.jitter"), "jitter must be non-negative");
             }
             if !seen.insert(o.name.clone()) {
@@ -529,25 +536,36 @@ impl SceneConfig {
             if !seen.insert(d.name.clone()) {
                 return bad(&key, "duplicate name");
             }
-            if !d.size.iter().all(|v| positive(*v)) || !d.handle_size.iter().all(|v| positive(*v))
-            {
+            if !d.size.iter().all(|v| positive(*v)) || !d.handle_size.iter().all(|v| positive(*v)) {
                 return bad(&format!("{key}.size"), "expected positive lengths (m)");
             }
-            if !positive(d.travel) || !positive(d.mass) || !(d.damping.is_finite() && d.damping >= 0.0)
+            if !(positive(d.travel)
+                && positive(d.mass)
+                && d.damping.is_finite()
+                && d.damping >= 0.0)
             {
                 return bad(
                     &key,
                     "travel and mass must be positive and damping non-negative",
                 );
             }
-            if !finite(&d.position) || !(d.bottom.is_finite() && d.bottom >= 0.0) {
-                return bad(&format!("{key}.position"), "expected finite coordinates (m)");
+            if !(finite(&d.position) && d.bottom.is_finite() && d.bottom >= 0.0) {
+                return bad(
+                    &format!("{key}.position"),
+                    "expected finite coordinates (m)",
+                );
             }
             if !finite(&d.pull) || d.pull[0].hypot(d.pull[1]) < 1e-6 {
-                return bad(&format!("{key}.pull"), "expected a non-zero direction in xy");
+                return bad(
+                    &format!("{key}.pull"),
+                    "expected a non-zero direction in xy",
+                );
             }
             if !non_negative(&d.jitter) || !positive(d.handle_standoff) {
-                return bad(&format!("{key}.jitter"), "jitter and handle_standoff must be non-negative");
+                return bad(
+                    &format!("{key}.jitter"),
+                    "jitter and handle_standoff must be non-negative",
+                );
             }
             check_color(&format!("{key}.color"), &d.color)?;
         }
@@ -560,7 +578,10 @@ impl SceneConfig {
         for (i, s) in self.stages.iter().enumerate() {
             let key = format!("stages[{i}] ({})", s.name);
             if !positive(s.scale) {
-                return bad(&format!("{key}.scale"), "expected a positive residual scale");
+                return bad(
+                    &format!("{key}.scale"),
+                    "expected a positive residual scale",
+                );
             }
             s.done
                 .check(&entities, &objects, &fixtures)
@@ -573,15 +594,13 @@ impl SceneConfig {
             if pool.iter().any(|n| n == name) {
                 Ok(())
             } else {
-                Err((
-                    key.to_owned(),
-                    format!("`{name}` is not one of {pool:?}"),
-                ))
+                Err((key.to_owned(), format!("`{name}` is not one of {pool:?}")))
             }
         };
         match &self.expert {
             ExpertConfig::Reach { target } => known(target, "expert.target", &entities)?,
-            ExpertConfig::Push { object, target } | ExpertConfig::PickPlace { object, target, .. } => {
+            ExpertConfig::Push { object, target }
+            | ExpertConfig::PickPlace { object, target, .. } => {
                 known(object, "expert.object", &objects)?;
                 known(target, "expert.target", &entities)?;
             }
@@ -607,7 +626,10 @@ fn check_friction(key: &str, v: f64) -> Result<(), (String, String)> {
     if v.is_finite() && (0.0..=5.0).contains(&v) {
         Ok(())
     } else {
-        Err((key.to_owned(), format!("expected a friction coefficient in [0, 5], got {v}")))
+        Err((
+            key.to_owned(),
+            format!("expected a friction coefficient in [0, 5], got {v}"),
+        ))
     }
 }
 
@@ -615,6 +637,9 @@ fn check_color(key: &str, c: &[f64; 3]) -> Result<(), (String, String)> {
     if c.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)) {
         Ok(())
     } else {
-        Err((key.to_owned(), format!("expected linear RGB values in [0, 1], got {c:?}")))
+        Err((
+            key.to_owned(),
+            format!("expected linear RGB values in [0, 1], got {c:?}"),
+        ))
     }
 }

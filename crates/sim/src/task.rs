@@ -146,7 +146,8 @@ impl Predicate {
             } => {
                 known(a, entities, "an entity")?;
                 known(b, entities, "an entity")?;
-                if !(distance.is_finite() && *distance >= 0.0) || offset.iter().any(|v| !v.is_finite())
+                if !(distance.is_finite() && *distance >= 0.0)
+                    || offset.iter().any(|v| !v.is_finite())
                 {
                     return Err("distance must be non-negative and offset finite (m)".into());
                 }
@@ -173,7 +174,8 @@ impl Predicate {
                 if of.is_empty() {
                     return Err("`all` needs at least one predicate".into());
                 }
-                of.iter().try_for_each(|p| p.check(entities, objects, fixtures))
+                of.iter()
+                    .try_for_each(|p| p.check(entities, objects, fixtures))
             }
         }
     }

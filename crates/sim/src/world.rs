@@ -190,8 +190,14 @@ impl SimWorld {
         // Rapier's contacts are springs whose stiffness scales with the bodies' masses (30 Hz by
         // default): a 70 N grasp sinks 4 cm into a 50 g cube. At 300 Hz the same grasp sinks
         // under 0.5 mm and the fingers stop at the cube's faces.
-        physics.integration_parameters.contact_softness.natural_frequency = CONTACT_HZ;
-        physics.integration_parameters.static_contact_softness.natural_frequency = 2.0 * CONTACT_HZ;
+        physics
+            .integration_parameters
+            .contact_softness
+            .natural_frequency = CONTACT_HZ;
+        physics
+            .integration_parameters
+            .static_contact_softness
+            .natural_frequency = 2.0 * CONTACT_HZ;
 
         let handles = template.urdf_robot.clone().insert_using_multibody_joints(
             &mut physics.bodies,
@@ -292,7 +298,7 @@ impl SimWorld {
                 && let Some(link) = multibody.link_mut(link_id)
             {
                 let current = link.joint().coords()[joint.axis as usize];
-                let mut disp = [0.0 as Real; 6];
+                let mut disp: [Real; 6] = [0.0; 6];
                 disp[0] = *value as Real - current;
                 link.joint.apply_displacement(&disp);
                 root = Some(joint.handle);
@@ -313,8 +319,9 @@ impl SimWorld {
             table.center[1] as Real,
             (-sz / 2.0) as Real,
         ));
-        let collider = ColliderBuilder::cuboid((sx / 2.0) as Real, (sy / 2.0) as Real, (sz / 2.0) as Real)
-            .friction(table.friction as Real);
+        let collider =
+            ColliderBuilder::cuboid((sx / 2.0) as Real, (sy / 2.0) as Real, (sz / 2.0) as Real)
+                .friction(table.friction as Real);
         self.physics.insert(body, collider);
     }
 
@@ -385,7 +392,10 @@ impl SimWorld {
                 [c.handle_standoff / 2.0, 0.005],
             ),
             (
-                [depth / 2.0 + c.handle_standoff / 2.0, -(bar_len / 2.0 - 0.005)],
+                [
+                    depth / 2.0 + c.handle_standoff / 2.0,
+                    -(bar_len / 2.0 - 0.005),
+                ],
                 [c.handle_standoff / 2.0, 0.005],
             ),
         ];
@@ -424,11 +434,15 @@ impl SimWorld {
             .zip(&self.targets)
             .zip(&efforts)
             .map(|((j, t), e)| (*j, *t, *e, gains.stiffness, gains.damping))
-            .chain(
-                self.gripper
-                    .iter()
-                    .map(|j| (*j, self.gripper_target, grip_effort, gains.stiffness, gains.damping)),
-            )
+            .chain(self.gripper.iter().map(|j| {
+                (
+                    *j,
+                    self.gripper_target,
+                    grip_effort,
+                    gains.stiffness,
+                    gains.damping,
+                )
+            }))
             .collect();
         for (joint, target, effort, stiffness, damping) in plan {
             let link = self
@@ -545,7 +559,11 @@ impl SimWorld {
     pub fn drawer_opening(&self, name: &str) -> Option<f64> {
         let d = self.drawers.iter().find(|d| d.name == name)?;
         let (p, _) = self.body_pose(d.body)?;
-        Some((0..3).map(|k| (p[k] - d.closed_center[k]) * d.pull[k]).sum())
+        Some(
+            (0..3)
+                .map(|k| (p[k] - d.closed_center[k]) * d.pull[k])
+                .sum(),
+        )
     }
 
     /// World position of the centre of a drawer's handle bar.
@@ -589,15 +607,30 @@ impl SimWorld {
     }
 
     fn body_name(&self, collider: ColliderHandle) -> String {
-        let Some(body) = self.physics.colliders.get(collider).and_then(|c| c.parent()) else {
+        let Some(body) = self
+            .physics
+            .colliders
+            .get(collider)
+            .and_then(|c| c.parent())
+        else {
             return "fixed".to_owned();
         };
         self.links
             .iter()
             .find(|(_, h)| **h == body)
             .map(|(n, _)| n.clone())
-            .or_else(|| self.objects.iter().find(|(_, h)| *h == body).map(|(n, _)| n.clone()))
-            .or_else(|| self.drawers.iter().find(|d| d.body == body).map(|d| d.name.clone()))
+            .or_else(|| {
+                self.objects
+                    .iter()
+                    .find(|(_, h)| *h == body)
+                    .map(|(n, _)| n.clone())
+            })
+            .or_else(|| {
+                self.drawers
+                    .iter()
+                    .find(|d| d.body == body)
+                    .map(|d| d.name.clone())
+            })
             .unwrap_or_else(|| "fixed".to_owned())
     }
 

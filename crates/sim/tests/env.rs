@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use striatum_sim::{Action, Env, EnvError, Observation, Rng, ScriptedExpert, Step, VecEnv, Variant};
+use striatum_sim::{
+    Action, Env, EnvError, Observation, Rng, ScriptedExpert, Step, Variant, VecEnv,
+};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -21,7 +23,11 @@ fn env(scene: &str, robot: &str) -> Env {
 
 fn random_action(rng: &mut Rng) -> Action {
     Action::EeDelta {
-        translation: [rng.symmetric(0.03), rng.symmetric(0.03), rng.symmetric(0.03)],
+        translation: [
+            rng.symmetric(0.03),
+            rng.symmetric(0.03),
+            rng.symmetric(0.03),
+        ],
         rotation: [0.0, 0.0, rng.symmetric(0.2)],
         gripper: rng.uniform(),
     }
@@ -59,7 +65,11 @@ fn rollout(e: &mut Env, seed: u64, steps: usize) -> Vec<Vec<u64>> {
 
 #[test]
 fn same_seed_and_actions_give_a_bitwise_identical_trajectory() {
-    for (scene, robot) in [("pick_place", "panda"), ("open_drawer", "panda"), ("push_cube", "so101")] {
+    for (scene, robot) in [
+        ("pick_place", "panda"),
+        ("open_drawer", "panda"),
+        ("push_cube", "so101"),
+    ] {
         let mut a = env(scene, robot);
         let first = rollout(&mut a, 7, 60);
         // Same environment after other episodes, and a fresh one.
@@ -69,7 +79,10 @@ fn same_seed_and_actions_give_a_bitwise_identical_trajectory() {
         assert_eq!(first, again, "{scene}: reset must forget earlier episodes");
         assert_eq!(first, fresh, "{scene}: fresh environment");
         let other = rollout(&mut a, 9, 60);
-        assert_ne!(first[0], other[0], "{scene}: another seed lays out another scene");
+        assert_ne!(
+            first[0], other[0],
+            "{scene}: another seed lays out another scene"
+        );
     }
 }
 
@@ -98,7 +111,10 @@ fn vectorised_environments_match_single_ones() {
 #[test]
 fn bad_actions_are_refused_and_the_episode_goes_on() {
     let mut e = env("push_cube", "panda");
-    assert!(matches!(e.step(&Action::ee_from_slice(&[0.0; 7]).unwrap()), Err(EnvError::NotRunning)));
+    assert!(matches!(
+        e.step(&Action::ee_from_slice(&[0.0; 7]).unwrap()),
+        Err(EnvError::NotRunning)
+    ));
     e.reset(0).unwrap();
     let nan = Action::EeDelta {
         translation: [f64::NAN, 0.0, 0.0],
@@ -111,9 +127,17 @@ fn bad_actions_are_refused_and_the_episode_goes_on() {
         positions: vec![0.0; 3],
         gripper: 0.0,
     };
-    assert!(e.step(&short).err().unwrap().to_string().contains("expected 7 joint targets"));
+    assert!(
+        e.step(&short)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("expected 7 joint targets")
+    );
     assert!(Action::ee_from_slice(&[0.0; 6]).is_err());
-    let ok = e.step(&Action::ee_from_slice(&[0.01, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]).unwrap()).unwrap();
+    let ok = e
+        .step(&Action::ee_from_slice(&[0.01, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]).unwrap())
+        .unwrap();
     assert_eq!(ok.obs.step, 1, "the refused actions did not advance time");
 }
 
@@ -131,7 +155,10 @@ fn drive_to(e: &mut Env, goal: [f64; 3], steps: usize) -> f64 {
             .unwrap()
             .obs;
     }
-    (0..3).map(|k| (goal[k] - obs.ee_position[k]).powi(2)).sum::<f64>().sqrt()
+    (0..3)
+        .map(|k| (goal[k] - obs.ee_position[k]).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 #[test]
@@ -158,19 +185,37 @@ fn end_effector_control_reaches_targets_within_2_mm() {
 
 #[test]
 fn random_actions_keep_joints_within_limits_and_objects_on_the_table() {
-    for (scene, robot) in [("pick_place", "panda"), ("push_cube", "so101"), ("open_drawer", "panda")] {
+    for (scene, robot) in [
+        ("pick_place", "panda"),
+        ("push_cube", "so101"),
+        ("open_drawer", "panda"),
+    ] {
         let mut e = env(scene, robot);
-        let limits: Vec<(f64, f64)> = e.robot().config.joints.iter().map(|j| (j.lower, j.upper)).collect();
+        let limits: Vec<(f64, f64)> = e
+            .robot()
+            .config
+            .joints
+            .iter()
+            .map(|j| (j.lower, j.upper))
+            .collect();
         let mut rng = Rng::new(3);
         for seed in 0..3 {
             e.reset(seed).unwrap();
             loop {
                 let s = e.step(&random_action(&mut rng)).unwrap();
                 for (q, (lo, hi)) in s.obs.joint_positions.iter().zip(&limits) {
-                    assert!(*q > lo - 0.02 && *q < hi + 0.02, "{scene}/{robot}: joint {q} outside [{lo}, {hi}]");
+                    assert!(
+                        *q > lo - 0.02 && *q < hi + 0.02,
+                        "{scene}/{robot}: joint {q} outside [{lo}, {hi}]"
+                    );
                 }
                 for o in &s.obs.privileged.objects {
-                    assert!(o.position[2] > 0.0 && o.position[2] < 1.0, "{scene}: {} at {:?}", o.name, o.position);
+                    assert!(
+                        o.position[2] > 0.0 && o.position[2] < 1.0,
+                        "{scene}: {} at {:?}",
+                        o.name,
+                        o.position
+                    );
                 }
                 if s.terminated || s.truncated {
                     break;
@@ -206,7 +251,10 @@ fn a_grasped_cube_stays_put_between_the_fingers() {
     assert!(offsets.len() > 10, "the cube was carried");
     let first = offsets[0];
     for o in &offsets {
-        let slip = (0..3).map(|k| (o[k] - first[k]).powi(2)).sum::<f64>().sqrt();
+        let slip = (0..3)
+            .map(|k| (o[k] - first[k]).powi(2))
+            .sum::<f64>()
+            .sqrt();
         assert!(slip < 0.005, "the cube slipped {slip} m in the grasp");
     }
     // The fingers stop at the 4 cm cube's faces (open 0.04, closed 0: faces at closure 0.625),

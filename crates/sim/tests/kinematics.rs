@@ -358,7 +358,10 @@ fn five_dof_ik_reaches_positions_exactly_and_prefers_a_downward_tool() {
                 &IkOptions::default(),
             )
             .unwrap();
-        assert!(sol.converged, "({x:.3}, {y:.3}, {z:.3}) not reached: {sol:?}");
+        assert!(
+            sol.converged,
+            "({x:.3}, {y:.3}, {z:.3}) not reached: {sol:?}"
+        );
         worst = worst.max(sol.position_error);
         down_errors.push(sol.orientation_error);
     }

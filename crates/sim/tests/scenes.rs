@@ -32,7 +32,9 @@ const PAIRS: [(&str, &str); 7] = [
 
 fn summary(scene: &str, robot: &str, variant: Variant, seeds: std::ops::Range<u64>) -> Summary {
     let mut e = env(scene, robot);
-    let episodes: Vec<_> = seeds.map(|s| run_expert(&mut e, variant, s).unwrap()).collect();
+    let episodes: Vec<_> = seeds
+        .map(|s| run_expert(&mut e, variant, s).unwrap())
+        .collect();
     Summary::of(&episodes)
 }
 
@@ -42,7 +44,11 @@ fn every_shipped_scene_loads_and_lists_its_robots() {
     for entry in std::fs::read_dir(root().join("sim_scenes")).unwrap() {
         let path = entry.unwrap().path();
         let scene = SceneConfig::load(&path).unwrap();
-        assert!(scene.instructions.len() >= 3, "{}: paraphrases", path.display());
+        assert!(
+            scene.instructions.len() >= 3,
+            "{}: paraphrases",
+            path.display()
+        );
         names.push(scene.name.clone());
         for (s, r) in PAIRS {
             if s == scene.name {
@@ -81,37 +87,55 @@ fn experts_solve_every_supported_pair_on_at_least_95_of_100_seeds() {
 
 #[test]
 fn variants_do_what_their_names_say() {
-    for (scene, robot) in [("push_cube", "panda"), ("pick_place", "panda"), ("open_drawer", "panda")] {
+    for (scene, robot) in [
+        ("push_cube", "panda"),
+        ("pick_place", "panda"),
+        ("open_drawer", "panda"),
+    ] {
         let partial = summary(scene, robot, Variant::Partial(None), 0..10);
         assert_eq!(partial.success_rate, 0.0, "{scene}: partial never finishes");
-        assert!(partial.mean_max_progress > 0.3, "{scene}: partial makes progress");
+        assert!(
+            partial.mean_max_progress > 0.3,
+            "{scene}: partial makes progress"
+        );
         let fail = summary(scene, robot, Variant::Fail, 0..10);
         assert_eq!(fail.success_rate, 0.0, "{scene}: fail never succeeds");
         let random = summary(scene, robot, Variant::Random, 0..10);
         assert_eq!(random.success_rate, 0.0, "{scene}: random never succeeds");
         assert!(random.mean_max_progress < partial.mean_max_progress);
         let regress = summary(scene, robot, Variant::Regress, 0..10);
-        assert_eq!(regress.success_rate, 0.0, "{scene}: regress undoes before finishing");
+        assert_eq!(
+            regress.success_rate, 0.0,
+            "{scene}: regress undoes before finishing"
+        );
         assert!(
             regress.mean_max_progress - regress.mean_final_progress > 0.2,
             "{scene}: regress gives back progress ({regress:?})"
         );
         let noisy = summary(scene, robot, Variant::Noisy(0.3), 0..10);
-        assert!(noisy.success_rate >= 0.7, "{scene}: noisy mostly succeeds ({noisy:?})");
+        assert!(
+            noisy.success_rate >= 0.7,
+            "{scene}: noisy mostly succeeds ({noisy:?})"
+        );
     }
 }
 
 #[test]
 fn expert_progress_rises_from_stage_to_stage() {
-    for (scene, robot) in [("pick_place", "panda"), ("stack", "panda"), ("open_drawer", "panda")] {
+    for (scene, robot) in [
+        ("pick_place", "panda"),
+        ("stack", "panda"),
+        ("open_drawer", "panda"),
+    ] {
         let mut e = env(scene, robot);
         let stages = e.scene().stages.len();
-        let mut expert = striatum_sim::ScriptedExpert::new(e.scene(), e.robot(), Variant::Expert, 3);
+        let mut expert =
+            striatum_sim::ScriptedExpert::new(e.scene(), e.robot(), Variant::Expert, 3);
         let mut obs = e.reset(3).unwrap();
         let mut info = None;
         // Highest stage seen so far and the progress when each stage was first entered.
         let mut entered: Vec<f64> = vec![f64::NAN; stages + 1];
-        let mut last_progress = 0.0;
+        let mut last_progress: f64;
         loop {
             let step = e.step(&expert.act(&obs, info.as_ref())).unwrap();
             let k = step.info.stage;
@@ -174,7 +198,10 @@ fn broken_scenes_are_rejected_with_file_key_and_expectation() {
             &["broken.toml", "cone"],
         ),
         (
-            base_scene().replace("b = \"goal\", distance = 0.02", "b = \"gaol\", distance = 0.02"),
+            base_scene().replace(
+                "b = \"goal\", distance = 0.02",
+                "b = \"gaol\", distance = 0.02",
+            ),
             &["stages[1] (push).done", "gaol", "goal"],
         ),
         (
@@ -187,7 +214,7 @@ fn broken_scenes_are_rejected_with_file_key_and_expectation() {
         ),
     ];
     for (text, needles) in cases {
-        let err = parse(&text).err().expect("should be rejected").to_string();
+        let err = parse(&text).expect_err("should be rejected").to_string();
         for n in needles {
             assert!(err.contains(n), "error `{err}` should mention `{n}`");
         }

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use striatum_sim::{
-    Action, EpisodeSummary, Env, Rng, ScriptedExpert, SimWorld, Summary, VecEnv,
-    Variant, run_episode,
+    Action, Env, EpisodeSummary, Rng, ScriptedExpert, SimWorld, Summary, Variant, VecEnv,
+    run_episode,
 };
 
 /// Where a robot lives: a directory or `robot.toml` as given, else `robots/<name>`.
@@ -87,9 +87,14 @@ fn read_actions(path: &Path) -> anyhow::Result<BTreeMap<u64, Vec<Vec<f64>>>> {
 fn parse_row(line: &str) -> anyhow::Result<ActionRow> {
     let fields: Vec<&str> = line.split(',').map(str::trim).collect();
     if fields.len() != 9 {
-        bail!("expected 9 comma-separated fields ({ACTION_HEADER}), found {}", fields.len());
+        bail!(
+            "expected 9 comma-separated fields ({ACTION_HEADER}), found {}",
+            fields.len()
+        );
     }
-    let seed = fields[0].parse().context("seed is not an unsigned integer")?;
+    let seed = fields[0]
+        .parse()
+        .context("seed is not an unsigned integer")?;
     let values = fields[2..]
         .iter()
         .map(|f| {
@@ -104,13 +109,19 @@ fn parse_row(line: &str) -> anyhow::Result<ActionRow> {
 
 /// Writes `text` to `path` through a temporary file and a rename.
 fn write_atomic(path: &Path, text: &str) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let tmp = dir.join(format!(
         ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("actions")
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("actions")
     ));
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
@@ -149,7 +160,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             .into_iter()
             .map(|(seed, actions)| (seed, Some(actions)))
             .collect(),
-        Policy::Scripted(_) => (args.seed..args.seed + args.episodes).map(|s| (s, None)).collect(),
+        Policy::Scripted(_) => (args.seed..args.seed + args.episodes)
+            .map(|s| (s, None))
+            .collect(),
     };
     let mut total_steps = 0usize;
     for (seed, replay) in plan {
@@ -231,7 +244,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         s.episodes
     )?;
     writeln!(
-        out,"  success rate            {:>6.1} %", 100.0 * s.success_rate)?;
+        out,
+        "  success rate            {:>6.1} %",
+        100.0 * s.success_rate
+    )?;
     writeln!(
         out,
         "  episode length          {:>6.1} steps ({:.2} s)",
@@ -245,12 +261,20 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         s.mean_success_steps * dt
     )?;
     writeln!(
-        out,"  final progress (mean)   {:>6.3}", s.mean_final_progress)?;
+        out,
+        "  final progress (mean)   {:>6.3}",
+        s.mean_final_progress
+    )?;
     writeln!(
-        out,"  peak progress (mean)    {:>6.3}", s.mean_max_progress)?;
-    let stages: Vec<String> = stage_counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    writeln!(
-        out,"  final stage             {}", stages.join(", "))?;
+        out,
+        "  peak progress (mean)    {:>6.3}",
+        s.mean_max_progress
+    )?;
+    let stages: Vec<String> = stage_counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    writeln!(out, "  final stage             {}", stages.join(", "))?;
     writeln!(
         out,
         "  speed                   {:>6.0} control steps/s",
@@ -296,7 +320,11 @@ fn single_rate(env: &mut Env, steps: usize) -> anyhow::Result<f64> {
 
 fn random_action(rng: &mut Rng) -> Action {
     Action::EeDelta {
-        translation: [rng.symmetric(0.02), rng.symmetric(0.02), rng.symmetric(0.02)],
+        translation: [
+            rng.symmetric(0.02),
+            rng.symmetric(0.02),
+            rng.symmetric(0.02),
+        ],
         rotation: [0.0, 0.0, rng.symmetric(0.1)],
         gripper: rng.uniform(),
     }
@@ -362,15 +390,21 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
     writeln!(
         out,
         "{:<12} {:<6} {:>12} {:>12} {:>12} {:>14} {:>14}",
-        "scene", "robot", "physics/s", "control/s", "physics-eq/s", "vec x1 ctrl/s", "vec x2 ctrl/s"
+        "scene",
+        "robot",
+        "physics/s",
+        "control/s",
+        "physics-eq/s",
+        "vec x1 ctrl/s",
+        "vec x2 ctrl/s"
     )?;
     for scene in &args.scenes {
         for robot in &args.robots {
             let mut env = match Env::load(scene, robot_path(robot)) {
                 Ok(env) => env,
-                Err(striatum_sim::EnvError::Scene(striatum_sim::SceneError::UnsupportedRobot {
-                    ..
-                })) => continue,
+                Err(striatum_sim::EnvError::Scene(
+                    striatum_sim::SceneError::UnsupportedRobot { .. },
+                )) => continue,
                 Err(e) => return Err(e).with_context(|| format!("loading {}", scene.display())),
             };
             let substeps = env.scene().substeps() as f64;
@@ -400,7 +434,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
                     .collect::<anyhow::Result<_>>()?,
             );
             writeln!(
-        out,
+                out,
                 "{:<12} {:<6} {:>12.0} {:>12.0} {:>12.0} {:>14.0} {:>14.0}",
                 env.scene().name,
                 env.robot().config.name,
@@ -429,7 +463,10 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
 /// Prints to stdout; a reader that went away (`| head`) ends the output quietly.
 fn emit(text: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }
