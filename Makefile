@@ -22,7 +22,7 @@ STRIATUM := target/debug/striatum
 help:
 	@echo "make demo   - install what is missing, build, and run the demo"
 	@echo "make test   - install what is missing, build, and run every test (+ fmt and clippy)"
-	@echo "make bench  - codec (criterion) and bus latency benchmarks"
+	@echo "make bench  - codec (criterion), bus latency and simulator benchmarks"
 	@echo "make doctor - check libtorch, CUDA, Vulkan and Zenoh"
 
 bootstrap:
@@ -53,11 +53,16 @@ demo: build
 	@echo
 	@echo "Bus latency between two Zenoh sessions on loopback:"
 	$(STRIATUM) bench bus --samples 500
+	@echo
+	@echo "Scripted experts in the simulator (Rapier), 20 episodes per task:"
+	@for pair in "reach so101" "push_cube so101" "pick_place panda" "stack panda" "open_drawer panda"; do \
+		set -- $$pair; $(STRIATUM) sim run --scene sim_scenes/$$1.toml --robot $$2 --episodes 20; done
 
 bench: build
 	$(CARGO) bench -p striatum-msgs --bench codec -- --noplot
 	$(CARGO) build --release -p striatum
 	target/release/striatum bench bus --samples 5000
+	target/release/striatum sim bench --steps 1000 --repeats 3
 
 clean:
 	$(CARGO) clean
