@@ -289,4 +289,54 @@ mod tests {
         assert!((all.residual(&state) - 0.13).abs() < 1e-12);
         assert!(near("ee", "ghost", 1.0).residual(&state).is_infinite());
     }
+
+    #[test]
+    fn progress_rises_through_hand_built_pick_and_place_states() {
+        use crate::scene::SceneConfig;
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../sim_scenes/pick_place.toml"
+        ))
+        .unwrap();
+        let scene = SceneConfig::parse(&text, std::path::Path::new("pick_place.toml")).unwrap();
+        let goal = [0.5, 0.1, 0.02];
+        let state = |ee: [f64; 3], cube: [f64; 3], closure: f64| State {
+            positions: HashMap::from([("ee", ee), ("cube", cube), ("goal", goal)]),
+            drawer: 0.0,
+            closure,
+        };
+        // The expert's path: far away, above the cube, at the cube, lifted, carried over the
+        // goal, lowered onto it, released.
+        let path = [
+            state([0.3, 0.0, 0.45], [0.5, -0.08, 0.02], 0.0),
+            state([0.5, -0.08, 0.12], [0.5, -0.08, 0.02], 0.0),
+            state([0.5, -0.08, 0.02], [0.5, -0.08, 0.02], 0.6),
+            state([0.5, -0.08, 0.07], [0.5, -0.08, 0.07], 0.6),
+            state([0.5, 0.0, 0.14], [0.5, 0.0, 0.14], 0.6),
+            state([0.5, 0.1, 0.14], [0.5, 0.1, 0.14], 0.6),
+            state([0.5, 0.1, 0.06], [0.5, 0.1, 0.06], 0.6),
+            state([0.5, 0.1, 0.02], [0.5, 0.1, 0.02], 0.6),
+            state([0.5, 0.1, 0.02], [0.5, 0.1, 0.02], 0.0),
+        ];
+        let values: Vec<Progress> = path
+            .iter()
+            .map(|s| evaluate(&scene.stages, &scene.success, s))
+            .collect();
+        for w in values.windows(2) {
+            assert!(w[1].value > w[0].value, "{values:?}");
+            assert!(w[1].stage >= w[0].stage, "{values:?}");
+        }
+        assert_eq!(values[0].stage, 0);
+        assert!(values[0].value < 0.05);
+        let last = values[values.len() - 1];
+        assert!(last.success && last.value == 1.0);
+        assert!(
+            values[..values.len() - 1]
+                .iter()
+                .all(|p| !p.success && p.value < 1.0)
+        );
+        // Putting the cube back where it was undoes the progress.
+        let undone = evaluate(&scene.stages, &scene.success, &path[1]);
+        assert!(undone.value < values[4].value);
+    }
 }
