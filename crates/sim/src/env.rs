@@ -18,12 +18,15 @@ use std::path::Path;
 use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
 use thiserror::Error;
 
+use crate::camera::{CameraConfig, CameraError, Parent};
 use crate::kinematics::{IkOptions, IkTarget};
 use crate::robot::Robot;
-use crate::scene::{FixtureConfig, SceneConfig, SceneError};
+use crate::scene::{FixtureConfig, Marker, SceneConfig, SceneError};
 use crate::task::{self, TaskState};
+use crate::urdf::pose_from_xyz_rpy;
 use crate::world::{
-    Layout, PhysicsRobot, PlacedDrawer, PlacedObject, PlacedTable, SimWorld, WorldError,
+    Layout, PhysicsRobot, PlacedDrawer, PlacedObject, PlacedTable, SimWorld, VisualGeometry,
+    VisualShape, WorldError,
 };
 
 /// Why an environment could not be made or stepped.
@@ -418,6 +421,7 @@ impl Env {
                         friction: o.friction,
                         position: [xy[0], xy[1], o.shape.half_height()],
                         yaw: o.yaw + rng.symmetric(o.yaw_jitter),
+                        color: o.color,
                     }
                 })
                 .collect();
@@ -472,6 +476,7 @@ impl Env {
                 center: to_world(s.table.center),
                 size: s.table.size,
                 friction: s.table.friction,
+                color: s.table.color,
             };
             return Ok(EpisodeLayout {
                 layout: Layout {
@@ -624,6 +629,88 @@ impl Env {
                 stage_name,
             },
         })
+    }
+
+    /// World poses of the cameras' optical frames now (cameras on links move with the arm).
+    pub fn camera_poses(
+        &self,
+        cameras: &[CameraConfig],
+    ) -> Result<Vec<Isometry3<f64>>, CameraError> {
+        let robot = self.template.robot();
+        let link_pose = |camera: &str, link: &str| -> Result<Isometry3<f64>, CameraError> {
+            let (p, q) = self
+                .world
+                .as_ref()
+                .and_then(|w| w.link_pose(link))
+                .ok_or_else(|| CameraError::UnknownParent {
+                    camera: camera.to_owned(),
+                    parent: link.to_owned(),
+                    what: format!("a physical link of `{}`", robot.config.name),
+                })?;
+            Ok(Isometry3::from_parts(
+                Translation3::new(p[0], p[1], p[2]),
+                UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(q[3], q[0], q[1], q[2])),
+            ))
+        };
+        cameras
+            .iter()
+            .map(|c| {
+                let local = c.extrinsics.pose();
+                Ok(match c.extrinsics.parent() {
+                    Some(Parent::Table) => {
+                        Isometry3::translation(-self.offset[0], -self.offset[1], 0.0) * local
+                    }
+                    Some(Parent::Base) | None => local,
+                    Some(Parent::Link(link)) => link_pose(&c.name, &link)? * local,
+                    Some(Parent::Mount(mount)) => {
+                        let m = robot
+                            .config
+                            .camera_mounts
+                            .iter()
+                            .find(|m| m.name == mount)
+                            .ok_or_else(|| CameraError::UnknownParent {
+                                camera: c.name.clone(),
+                                parent: format!("mount:{mount}"),
+                                what: format!("a camera mount of `{}`", robot.config.name),
+                            })?;
+                        link_pose(&c.name, &m.link)? * pose_from_xyz_rpy(m.xyz, m.rpy) * local
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// Everything to draw now: the world's shapes and the target markers.
+    pub fn visual_shapes(&self) -> Vec<VisualShape> {
+        let Some(world) = &self.world else {
+            return Vec::new();
+        };
+        let mut shapes = world.visual_shapes();
+        for (t, config) in self.targets.iter().zip(&self.scene.targets) {
+            let [x, y, z] = t.position;
+            let (geometry, at) = match config.marker {
+                Marker::Disc => (
+                    VisualGeometry::Cylinder {
+                        radius: config.radius,
+                        half_height: 0.0005,
+                    },
+                    [x, y, 0.0005],
+                ),
+                Marker::Sphere => (
+                    VisualGeometry::Sphere {
+                        radius: config.radius,
+                    },
+                    [x, y, z],
+                ),
+            };
+            shapes.push(VisualShape {
+                name: t.name.clone(),
+                geometry,
+                pose: Isometry3::translation(at[0], at[1], at[2]),
+                color: config.color,
+            });
+        }
+        shapes
     }
 
     /// Success, progress and stage of the current state.

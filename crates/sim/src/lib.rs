@@ -4,6 +4,7 @@
 //! drawers; scenes written as TOML with declarative success predicates and privileged
 //! progress; the gym-style environment with end-effector control; and scripted experts.
 
+pub mod camera;
 pub mod env;
 pub mod expert;
 pub mod kinematics;
@@ -14,6 +15,7 @@ pub mod task;
 pub mod urdf;
 pub mod world;
 
+pub use camera::{CameraConfig, CameraError, Extrinsics, Parent, load_rig, merge_cameras};
 pub use env::{Action, Env, EnvError, Observation, Rng, Step, StepInfo, VecEnv};
 pub use expert::{ScriptedExpert, Variant};
 pub use kinematics::{Chain, IkOptions, IkSolution, IkTarget, KinematicsError};
@@ -22,4 +24,4 @@ pub use rollout::{EpisodeSummary, Summary, run_episode, run_expert};
 pub use scene::{SceneConfig, SceneError};
 pub use task::{Predicate, Progress, TaskState};
 pub use urdf::{Inertial, Joint, JointKind, JointLimits, Link, Urdf, UrdfError};
-pub use world::{Layout, PhysicsRobot, SimWorld, WorldError};
+pub use world::{Layout, PhysicsRobot, SimWorld, VisualGeometry, VisualShape, WorldError};

@@ -96,6 +96,16 @@ pub struct SceneConfig {
     pub success: Predicate,
     /// Which scripted expert solves the task, and with which roles.
     pub expert: ExpertConfig,
+    /// Camera rig (`calibration/<rig>/`) the scene is seen through.
+    #[serde(default = "default_rig")]
+    pub rig: String,
+    /// Cameras added to the rig, or replacing its cameras of the same name.
+    #[serde(default)]
+    pub cameras: Vec<crate::camera::CameraConfig>,
+}
+
+fn default_rig() -> String {
+    "sim_default".to_owned()
 }
 
 fn default_control_hz() -> f64 {
@@ -244,9 +254,24 @@ pub struct TargetConfig {
     /// Radius of the marker as drawn (m).
     #[serde(default = "default_marker_radius")]
     pub radius: f64,
+    /// How the marker is drawn: a flat `disc` on the table under the point, or a `sphere` at
+    /// the point.
+    #[serde(default)]
+    pub marker: Marker,
     /// Linear RGB in [0, 1].
     #[serde(default = "default_target_color")]
     pub color: [f64; 3],
+}
+
+/// How a target marker is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Marker {
+    /// A 1 mm disc on the table top.
+    #[default]
+    Disc,
+    /// A sphere at the point.
+    Sphere,
 }
 
 fn default_marker_radius() -> f64 {
@@ -597,6 +622,13 @@ impl SceneConfig {
                 Err((key.to_owned(), format!("`{name}` is not one of {pool:?}")))
             }
         };
+        for (i, c) in self.cameras.iter().enumerate() {
+            c.check()
+                .map_err(|(k, w)| (format!("cameras[{i}] ({}).{k}", c.name), w))?;
+        }
+        if self.rig.trim().is_empty() || self.rig.contains(['/', '\\']) {
+            return bad("rig", "expected the name of a folder in calibration/");
+        }
         match &self.expert {
             ExpertConfig::Reach { target } => known(target, "expert.target", &entities)?,
             ExpertConfig::Push { object, target }

@@ -81,6 +81,9 @@ pub struct Link {
     pub name: String,
     /// Mass properties (absent for massless frames such as a tool centre point).
     pub inertial: Option<Inertial>,
+    /// Colour of its first visual's material (RGBA in [0, 1]), inline or by a named top-level
+    /// `<material>`.
+    pub color: Option<[f64; 4]>,
 }
 
 /// How a joint moves.
@@ -169,9 +172,16 @@ impl Urdf {
         let name = root.attribute("name").unwrap_or_default().to_owned();
         let mut links = Vec::new();
         let mut joints = Vec::new();
+        // Named materials declared at the top level, referenced from visuals by name.
+        let mut materials = std::collections::HashMap::new();
+        for node in root.children().filter(|n| n.has_tag_name("material")) {
+            if let (Some(name), Some(color)) = (node.attribute("name"), child(node, "color")) {
+                materials.insert(name.to_owned(), p.rgba(color, name)?);
+            }
+        }
         for node in root.children().filter(roxmltree::Node::is_element) {
             match node.tag_name().name() {
-                "link" => links.push(p.link(node)?),
+                "link" => links.push(p.link(node, &materials)?),
                 "joint" => joints.push(p.joint(node)?),
                 _ => {}
             }
@@ -334,7 +344,22 @@ impl Parser<'_> {
         Ok(pose_from_xyz_rpy(xyz, rpy))
     }
 
-    fn link(&self, node: roxmltree::Node<'_, '_>) -> Result<Link, UrdfError> {
+    fn rgba(&self, color: roxmltree::Node<'_, '_>, name: &str) -> Result<[f64; 4], UrdfError> {
+        let value = color.attribute("rgba").unwrap_or("0 0 0 1");
+        let rgba = self.numbers::<4>("material", name, "rgba", value)?;
+        if rgba.iter().any(|v| !(0.0..=1.0).contains(v)) {
+            return Err(self.invalid(format!(
+                "material `{name}` has rgba {value:?}, expected four values in [0, 1]"
+            )));
+        }
+        Ok(rgba)
+    }
+
+    fn link(
+        &self,
+        node: roxmltree::Node<'_, '_>,
+        materials: &std::collections::HashMap<String, [f64; 4]>,
+    ) -> Result<Link, UrdfError> {
         let name = node
             .attribute("name")
             .ok_or_else(|| self.missing("link", "?", "attribute `name`".into()))?
@@ -368,7 +393,19 @@ impl Parser<'_> {
                 })
             }
         };
-        Ok(Link { name, inertial })
+        let material = child(node, "visual").and_then(|v| child(v, "material"));
+        let color = match material {
+            None => None,
+            Some(m) => match child(m, "color") {
+                Some(c) => Some(self.rgba(c, &name)?),
+                None => m.attribute("name").and_then(|n| materials.get(n).copied()),
+            },
+        };
+        Ok(Link {
+            name,
+            inertial,
+            color,
+        })
     }
 
     fn joint(&self, node: roxmltree::Node<'_, '_>) -> Result<Joint, UrdfError> {

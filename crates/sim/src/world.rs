@@ -102,6 +102,44 @@ pub struct Layout {
     pub arm_start: Option<Vec<f64>>,
 }
 
+/// A shape to draw, in the world frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisualShape {
+    /// Robot link, object, drawer, `table` or target name.
+    pub name: String,
+    /// Geometry in the shape's own frame.
+    pub geometry: VisualGeometry,
+    /// World pose of the shape's frame.
+    pub pose: nalgebra::Isometry3<f64>,
+    /// Linear RGB in [0, 1].
+    pub color: [f64; 3],
+}
+
+/// Primitive geometry, centred on its frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum VisualGeometry {
+    /// A box with these half extents (m).
+    Box {
+        /// Half extents along x, y, z.
+        half_extents: [f64; 3],
+    },
+    /// A cylinder along the local z axis.
+    Cylinder {
+        /// Radius (m).
+        radius: f64,
+        /// Half its length (m).
+        half_height: f64,
+    },
+    /// A sphere.
+    Sphere {
+        /// Radius (m).
+        radius: f64,
+    },
+}
+
+/// Colour of robot links whose URDF gives none.
+const DEFAULT_LINK_COLOR: [f64; 3] = [0.7, 0.7, 0.7];
+
 /// A table whose top face is at z = 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlacedTable {
@@ -111,6 +149,8 @@ pub struct PlacedTable {
     pub size: [f64; 3],
     /// Friction coefficient.
     pub friction: f64,
+    /// Linear RGB.
+    pub color: [f64; 3],
 }
 
 /// A loose rigid object.
@@ -128,6 +168,8 @@ pub struct PlacedObject {
     pub position: [f64; 3],
     /// Yaw about z (rad).
     pub yaw: f64,
+    /// Linear RGB.
+    pub color: [f64; 3],
 }
 
 /// A drawer, closed at reset.
@@ -166,6 +208,8 @@ pub struct SimWorld {
     gripper_target: f64,
     objects: Vec<(String, RigidBodyHandle)>,
     drawers: Vec<DrawerBody>,
+    colors: HashMap<RigidBodyHandle, [f64; 3]>,
+    table: Option<RigidBodyHandle>,
 }
 
 impl SimWorld {
@@ -265,7 +309,17 @@ impl SimWorld {
             gripper_target: robot.config.gripper.open,
             objects: Vec::new(),
             drawers: Vec::new(),
+            colors: HashMap::new(),
+            table: None,
         };
+        for (name, handle) in &world.links {
+            let color = robot
+                .urdf
+                .link(name)
+                .and_then(|l| l.color)
+                .map_or(DEFAULT_LINK_COLOR, |c| [c[0], c[1], c[2]]);
+            world.colors.insert(*handle, color);
+        }
         if let Some(q) = start {
             let grip = world.robot.config.gripper.open;
             let plan: Vec<(ActuatedJoint, f64)> = world
@@ -348,6 +402,7 @@ impl SimWorld {
         .friction(object.friction as Real)
         .restitution(0.0);
         let (handle, _) = self.physics.insert(body, collider);
+        self.colors.insert(handle, object.color);
         self.objects.push((object.name.clone(), handle));
     }
 
@@ -415,6 +470,7 @@ impl SimWorld {
             .build();
         slide.set_contacts_enabled(false);
         self.physics.insert_impulse_joint(anchor, body, slide);
+        self.colors.insert(body, c.color);
         self.drawers.push(DrawerBody {
             name: c.name.clone(),
             body,
@@ -591,6 +647,68 @@ impl SimWorld {
                 f64::from(r.w),
             ],
         ))
+    }
+
+    /// Every collider as a shape to draw (robot links in their URDF colours, objects, drawers
+    /// and the table in their scene colours).
+    pub fn visual_shapes(&self) -> Vec<VisualShape> {
+        let mut shapes = Vec::new();
+        for (handle, collider) in self.physics.colliders.iter() {
+            let Some(body) = collider.parent() else {
+                continue;
+            };
+            let pose = collider.position();
+            let t = pose.translation;
+            let r = pose.rotation;
+            let mut iso = nalgebra::Isometry3::from_parts(
+                nalgebra::Translation3::new(f64::from(t.x), f64::from(t.y), f64::from(t.z)),
+                nalgebra::UnitQuaternion::from_quaternion(nalgebra::Quaternion::new(
+                    f64::from(r.w),
+                    f64::from(r.x),
+                    f64::from(r.y),
+                    f64::from(r.z),
+                )),
+            );
+            let shape = collider.shape();
+            let geometry = if let Some(c) = shape.as_cuboid() {
+                let h = c.half_extents;
+                VisualGeometry::Box {
+                    half_extents: [f64::from(h.x), f64::from(h.y), f64::from(h.z)],
+                }
+            } else if let Some(c) = shape.as_cylinder() {
+                // Rapier's cylinders run along their local y axis; ours along z.
+                iso *= nalgebra::UnitQuaternion::from_axis_angle(
+                    &nalgebra::Vector3::x_axis(),
+                    -std::f64::consts::FRAC_PI_2,
+                );
+                VisualGeometry::Cylinder {
+                    radius: f64::from(c.radius),
+                    half_height: f64::from(c.half_height),
+                }
+            } else if let Some(b) = shape.as_ball() {
+                VisualGeometry::Sphere {
+                    radius: f64::from(b.radius),
+                }
+            } else {
+                continue;
+            };
+            let name = if Some(body) == self.table {
+                "table".to_owned()
+            } else {
+                self.body_name(handle)
+            };
+            shapes.push(VisualShape {
+                name,
+                geometry,
+                pose: iso,
+                color: self
+                    .colors
+                    .get(&body)
+                    .copied()
+                    .unwrap_or(DEFAULT_LINK_COLOR),
+            });
+        }
+        shapes
     }
 
     /// Axis-aligned bounds (min, max corners) of every collider, named like [`Self::contacts`].
