@@ -63,6 +63,7 @@ bench: build
 	$(CARGO) build --release -p striatum
 	target/release/striatum bench bus --samples 5000
 	target/release/striatum sim bench --steps 1000 --repeats 3
+	target/release/striatum sim bench --render --steps 300 --scene sim_scenes/push_cube.toml --scene sim_scenes/pick_place.toml
 
 clean:
 	$(CARGO) clean

@@ -376,7 +376,9 @@ impl SimWorld {
         let collider =
             ColliderBuilder::cuboid((sx / 2.0) as Real, (sy / 2.0) as Real, (sz / 2.0) as Real)
                 .friction(table.friction as Real);
-        self.physics.insert(body, collider);
+        let (handle, _) = self.physics.insert(body, collider);
+        self.colors.insert(handle, table.color);
+        self.table = Some(handle);
     }
 
     fn add_object(&mut self, object: &PlacedObject) {

@@ -157,3 +157,26 @@ fn urdf_materials_colour_the_links() {
     let panda = striatum_sim::Robot::load(root().join("robots/panda")).unwrap();
     assert!(panda.urdf.link("panda_hand").unwrap().color.unwrap()[0] < 0.3);
 }
+
+#[test]
+fn visual_shapes_carry_scene_and_urdf_colours() {
+    let mut env = Env::load(
+        root().join("sim_scenes/open_drawer.toml"),
+        root().join("robots/panda"),
+    )
+    .unwrap();
+    env.reset(0).unwrap();
+    let shapes = env.visual_shapes();
+    let color_of = |name: &str| shapes.iter().find(|s| s.name == name).map(|s| s.color);
+    assert_eq!(color_of("table"), Some(env.scene().table.color));
+    let striatum_sim::scene::FixtureConfig::Drawer(d) = &env.scene().fixtures[0];
+    assert_eq!(color_of("drawer"), Some(d.color));
+    assert!(color_of("panda_hand").unwrap()[0] < 0.3);
+    assert!(color_of("panda_link3").unwrap()[0] > 0.9);
+    // Every link with geometry, the table and the drawer's box, bar and posts.
+    assert!(shapes.iter().filter(|s| s.name == "drawer").count() == 4);
+    assert!(
+        shapes.iter().all(|s| s.name != "fixed"),
+        "unnamed shapes: {shapes:?}"
+    );
+}

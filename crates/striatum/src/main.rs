@@ -3,6 +3,7 @@
 mod bench;
 mod bus_args;
 mod doctor;
+mod record;
 mod sim;
 mod topic;
 
@@ -63,6 +64,22 @@ enum Command {
     /// Run and measure the simulator.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Inspect recorded datasets.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Summarise a dataset: episodes, steps, bytes per step, success by scene/robot/variant.
+    #[command(after_help = "Example:\n  striatum data info data/push_cube")]
+    Info {
+        /// Dataset folder.
+        dir: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +115,42 @@ enum SimCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Record episodes with multi-view camera frames into a dataset (docs/datasets.md).
+    #[command(
+        after_help = "Examples:\n  striatum sim record --scene sim_scenes/push_cube.toml --robot so101 --episodes 20 --variants expert,noisy,partial,regress,fail --out data/push_cube\n  striatum sim record --scene sim_scenes/pick_place.toml --robot panda --episodes 5 --size 224 --randomize all --out data/pp224"
+    )]
+    Record {
+        /// Scene file (`sim_scenes/*.toml`).
+        #[arg(long)]
+        scene: PathBuf,
+        /// Robot name (looked up in `robots/`) or its directory.
+        #[arg(long, default_value = "panda")]
+        robot: String,
+        /// Episodes per variant (seeds `seed..seed+episodes`).
+        #[arg(long, default_value_t = 10)]
+        episodes: u64,
+        /// Comma-separated variants: expert, noisy, partial, regress, fail, random.
+        #[arg(long, default_value = "expert")]
+        variants: String,
+        /// First seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Dataset folder (created if missing; episodes are added).
+        #[arg(long)]
+        out: PathBuf,
+        /// Camera rig folder (default: calibration/<the scene's rig>).
+        #[arg(long)]
+        rig: Option<PathBuf>,
+        /// Square image size for every camera (intrinsics scaled); default: the rig's.
+        #[arg(long)]
+        size: Option<u32>,
+        /// Do not record depth images.
+        #[arg(long)]
+        no_depth: bool,
+        /// Domain randomisation: comma-separated light, colors, camera, noise, or all.
+        #[arg(long, default_value = "")]
+        randomize: String,
+    },
     /// Physics and control steps per second per scene and robot, single and vectorised.
     #[command(after_help = "Example:\n  striatum sim bench --steps 2000")]
     Bench {
@@ -116,6 +169,10 @@ enum SimCommand {
         /// Repeats per measurement (the median is printed).
         #[arg(long, default_value_t = 3)]
         repeats: usize,
+        /// Measure rendering instead: env steps/s with every camera of the scene's rig
+        /// rendered after every step, at 128x128 and 224x224.
+        #[arg(long)]
+        render: bool,
     },
 }
 
@@ -261,12 +318,53 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             tokio::task::spawn_blocking(move || sim::run(&args)).await??;
         }
+        Command::Sim(SimCommand::Record {
+            scene,
+            robot,
+            episodes,
+            variants,
+            seed,
+            out,
+            rig,
+            size,
+            no_depth,
+            randomize,
+        }) => {
+            let variants = variants
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| {
+                    v.parse::<striatum_sim::Variant>()
+                        .map_err(|e| anyhow::anyhow!("--variants: {e}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            anyhow::ensure!(!variants.is_empty(), "--variants: give at least one");
+            let args = record::RecordArgs {
+                scene,
+                robot,
+                episodes,
+                variants,
+                seed,
+                out,
+                rig,
+                size,
+                depth: !no_depth,
+                randomize: record::Randomize::parse(&randomize)?,
+            };
+            tokio::task::spawn_blocking(move || record::record(&args)).await??;
+        }
+        Command::Data(DataCommand::Info { dir, json }) => {
+            let text = record::info(&dir, json)?;
+            print!("{text}");
+        }
         Command::Sim(SimCommand::Bench {
             scene,
             robot,
             steps,
             envs,
             repeats,
+            render,
         }) => {
             let scenes = if scene.is_empty() {
                 let mut found: Vec<PathBuf> = std::fs::read_dir("sim_scenes")
@@ -284,6 +382,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 robot
             };
+            if render {
+                let text = tokio::task::spawn_blocking(move || {
+                    record::bench_render(&scenes, &robots, steps, repeats.max(1))
+                })
+                .await??;
+                print!("{text}");
+                return Ok(ExitCode::SUCCESS);
+            }
             let args = sim::BenchArgs {
                 scenes,
                 robots,
