@@ -396,6 +396,8 @@ fn record_episode(
     let first = env.evaluate().context("no episode")?;
     let (mut progress, mut stage) = (first.value, first.stage);
     let mut steps = 0;
+    let mut ended = false;
+    // T + 1 observations: after reset and after each action, the last one included.
     loop {
         let views = camera_views(env, cameras, &jitter)?;
         let frames =
@@ -409,6 +411,9 @@ fn record_episode(
             args.depth,
             noise_rng.as_mut(),
         ))?;
+        if ended {
+            break;
+        }
         let action: Action = expert.act(&obs, info.as_ref());
         let step = env.step(&action)?;
         let flat = action.ee_to_vec().unwrap_or_else(|| vec![0.0; 7]);
@@ -421,25 +426,9 @@ fn record_episode(
         steps += 1;
         progress = step.info.progress;
         stage = step.info.stage;
-        let end = step.terminated || step.truncated;
+        ended = step.terminated || step.truncated;
         obs = step.obs;
         info = Some(step.info);
-        if end {
-            // One more observation: the state the last action led to.
-            let views = camera_views(env, cameras, &jitter)?;
-            let frames =
-                renderer.render(&drawables(&env.visual_shapes(), &shift), &views, &lighting)?;
-            writer.observe(record_obs(
-                &obs,
-                progress,
-                stage,
-                &views,
-                frames,
-                args.depth,
-                noise_rng.as_mut(),
-            ))?;
-            break;
-        }
     }
     let success = info.as_ref().is_some_and(|i| i.success);
     writer.set_success(success);
@@ -531,15 +520,7 @@ pub fn bench_render(
                     let start = Instant::now();
                     let mut episode = 0;
                     for _ in 0..steps {
-                        let s = env.step(&Action::EeDelta {
-                            translation: [
-                                rng.symmetric(0.02),
-                                rng.symmetric(0.02),
-                                rng.symmetric(0.02),
-                            ],
-                            rotation: [0.0, 0.0, rng.symmetric(0.1)],
-                            gripper: rng.uniform(),
-                        })?;
+                        let s = env.step(&crate::sim::random_action(&mut rng))?;
                         if s.terminated || s.truncated {
                             episode += 1;
                             env.reset(episode)?;
@@ -557,10 +538,7 @@ pub fn bench_render(
                     with.push(steps as f64 / start.elapsed().as_secs_f64());
                     only.push(steps as f64 / render_time);
                 }
-                let median = |mut v: Vec<f64>| {
-                    v.sort_by(f64::total_cmp);
-                    v[v.len() / 2]
-                };
+                let median = crate::sim::median;
                 let frames = median(only);
                 writeln!(
                     out,

@@ -297,7 +297,8 @@ pub struct BenchArgs {
     pub repeats: usize,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median (NaN for none).
+pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
@@ -318,7 +319,8 @@ fn single_rate(env: &mut Env, steps: usize) -> anyhow::Result<f64> {
     Ok(steps as f64 / start.elapsed().as_secs_f64())
 }
 
-fn random_action(rng: &mut Rng) -> Action {
+/// A uniformly random end-effector action within the controller's usual range.
+pub fn random_action(rng: &mut Rng) -> Action {
     Action::EeDelta {
         translation: [
             rng.symmetric(0.02),
