@@ -437,9 +437,6 @@ impl ScriptedExpert {
         };
         let grasp_at = [obj[0], obj[1] + miss, obj[2]];
         let max = self.control.max_translation;
-        let near = |a: [f64; 3], b: [f64; 3], tol: f64| {
-            ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt() < tol
-        };
         loop {
             match self.phase {
                 Phase::Above => {
@@ -566,9 +563,6 @@ impl ScriptedExpert {
         let hook_now = hook(handle);
         let hook_start = hook(start);
         let max = self.control.max_translation;
-        let near = |a: [f64; 3], b: [f64; 3], tol: f64| {
-            ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt() < tol
-        };
         loop {
             match self.phase {
                 Phase::Above => {
@@ -633,6 +627,11 @@ impl ScriptedExpert {
             }
         }
     }
+}
+
+/// Whether two points are closer than `tol` (m).
+fn near(a: [f64; 3], b: [f64; 3], tol: f64) -> bool {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt() < tol
 }
 
 fn wrap(a: f64) -> f64 {
