@@ -57,6 +57,13 @@ demo: build
 	@echo "Scripted experts in the simulator (Rapier), 20 episodes per task:"
 	@for pair in "reach so101" "push_cube so101" "pick_place panda" "stack panda" "open_drawer panda"; do \
 		set -- $$pair; $(STRIATUM) sim run --scene sim_scenes/$$1.toml --robot $$2 --episodes 20; done
+	@echo
+	@echo "Recording push episodes with three cameras and converting them for Rerun:"
+	rm -rf runs/demo/push_cube
+	$(STRIATUM) sim record --scene sim_scenes/push_cube.toml --robot so101 --episodes 2 \
+		--variants expert,regress --out runs/demo/push_cube
+	$(STRIATUM) data export-rrd runs/demo/push_cube --out runs/demo/push_cube.rrd
+	@echo "Open it with: $(STRIATUM) view runs/demo/push_cube.rrd   (or --web for the web viewer)"
 
 bench: build
 	$(CARGO) bench -p striatum-msgs --bench codec -- --noplot
@@ -64,6 +71,10 @@ bench: build
 	target/release/striatum bench bus --samples 5000
 	target/release/striatum sim bench --steps 1000 --repeats 3
 	target/release/striatum sim bench --render --steps 300 --scene sim_scenes/push_cube.toml --scene sim_scenes/pick_place.toml
+	rm -rf target/bench-data/push_cube
+	target/release/striatum sim record --scene sim_scenes/push_cube.toml --robot so101 --episodes 5 \
+		--variants expert,regress --out target/bench-data/push_cube
+	target/release/striatum bench viz --data target/bench-data/push_cube --repeats 5
 
 clean:
 	$(CARGO) clean

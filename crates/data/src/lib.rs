@@ -127,6 +127,68 @@ pub struct EpisodeMeta {
     pub fixture_names: Vec<String>,
     /// Cameras.
     pub cameras: Vec<CameraMeta>,
+    /// The scene's visible shapes besides the robot (table, objects, fixtures, target
+    /// markers) at the first observation, for viewers; absent in older recordings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shapes: Vec<ShapeMeta>,
+}
+
+/// A visible primitive of the scene and what moves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShapeMeta {
+    /// Object, fixture, `table` or target name.
+    pub name: String,
+    /// Geometry, centred on the shape's frame.
+    pub geometry: ShapeGeometry,
+    /// Linear RGB in [0, 1].
+    pub color: [f64; 3],
+    /// World pose of the shape's frame at the first observation (x, y, z, qx, qy, qz, qw).
+    pub pose: [f64; 7],
+    /// What carries it from step to step.
+    pub attached: Attachment,
+}
+
+/// Primitive geometry of a [`ShapeMeta`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ShapeGeometry {
+    /// A box with these half extents (m).
+    Box {
+        /// Half extents along x, y, z.
+        half_extents: [f64; 3],
+    },
+    /// A cylinder along local z.
+    Cylinder {
+        /// Radius (m).
+        radius: f64,
+        /// Half its length (m).
+        half_height: f64,
+    },
+    /// A sphere.
+    Sphere {
+        /// Radius (m).
+        radius: f64,
+    },
+}
+
+/// What moves a [`ShapeMeta`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum Attachment {
+    /// Nothing: it stays where it is.
+    Static,
+    /// Rigidly attached to the object with this index in `object_names`.
+    Object {
+        /// Index into `object_names` (and `objects.npy`).
+        index: usize,
+    },
+    /// Translated along `axis` by the change of the fixture joint with this index.
+    Fixture {
+        /// Index into `fixture_names` (and `fixtures.npy`).
+        index: usize,
+        /// Unit direction of the joint (world frame).
+        axis: [f64; 3],
+    },
 }
 
 /// One camera image of an observation.

@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on broken fixtures
 
 use striatum_data::{
-    CameraMeta, DataError, Dataset, EpisodeMeta, EpisodeWriter, Image, Observation, create,
-    load_episode, summarize,
+    Attachment, CameraMeta, DataError, Dataset, EpisodeMeta, EpisodeWriter, Image, Observation,
+    ShapeGeometry, ShapeMeta, create, load_episode, summarize,
 };
 
 fn meta(depth: bool) -> EpisodeMeta {
@@ -44,6 +44,26 @@ fn meta(depth: bool) -> EpisodeMeta {
                 distortion: [0.1, 0.0, 0.0, 0.0, 0.0],
                 parent: "mount:wrist".into(),
                 depth,
+            },
+        ],
+        shapes: vec![
+            ShapeMeta {
+                name: "cube".into(),
+                geometry: ShapeGeometry::Box {
+                    half_extents: [0.02; 3],
+                },
+                color: [0.8, 0.1, 0.1],
+                pose: [0.3, 0.0, 0.02, 0.0, 0.0, 0.0, 1.0],
+                attached: Attachment::Object { index: 0 },
+            },
+            ShapeMeta {
+                name: "table".into(),
+                geometry: ShapeGeometry::Box {
+                    half_extents: [0.4, 0.3, 0.01],
+                },
+                color: [0.5, 0.5, 0.5],
+                pose: [0.2, 0.0, -0.01, 0.0, 0.0, 0.0, 1.0],
+                attached: Attachment::Static,
             },
         ],
     }

@@ -23,5 +23,5 @@ pub use robot::{Robot, RobotConfig, RobotError};
 pub use rollout::{EpisodeSummary, Summary, run_episode, run_expert};
 pub use scene::{SceneConfig, SceneError};
 pub use task::{Predicate, Progress, TaskState};
-pub use urdf::{Inertial, Joint, JointKind, JointLimits, Link, Urdf, UrdfError};
+pub use urdf::{Geometry, Inertial, Joint, JointKind, JointLimits, Link, Urdf, UrdfError, Visual};
 pub use world::{Layout, PhysicsRobot, SimWorld, VisualGeometry, VisualShape, WorldError};

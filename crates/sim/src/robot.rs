@@ -197,6 +197,24 @@ impl Robot {
         Ok(robot)
     }
 
+    /// Values of every moving URDF joint, by name, for arm joint positions (in `joints` order)
+    /// and a gripper closure in [0, 1] (0 open, 1 closed); for [`Urdf::link_poses`].
+    pub fn joint_values(
+        &self,
+        arm: &[f64],
+        gripper: f64,
+    ) -> std::collections::HashMap<String, f64> {
+        let g = &self.config.gripper;
+        let q = g.open + gripper.clamp(0.0, 1.0) * (g.closed - g.open);
+        self.config
+            .joints
+            .iter()
+            .map(|j| j.name.clone())
+            .zip(arm.iter().copied())
+            .chain(g.joints.iter().map(|n| (n.clone(), q)))
+            .collect()
+    }
+
     fn invalid(&self, key: impl Into<String>, what: impl Into<String>) -> RobotError {
         RobotError::Invalid {
             path: self.source.clone(),

@@ -84,6 +84,49 @@ pub struct Link {
     /// Colour of its first visual's material (RGBA in [0, 1]), inline or by a named top-level
     /// `<material>`.
     pub color: Option<[f64; 4]>,
+    /// Its `<visual>` elements, in file order.
+    pub visuals: Vec<Visual>,
+}
+
+/// A `<visual>` element: geometry placed in its link's frame, with an optional colour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visual {
+    /// Pose of the geometry in the link frame.
+    pub origin: Isometry3<f64>,
+    /// The shape.
+    pub geometry: Geometry,
+    /// RGBA in [0, 1] from its material, inline or named.
+    pub color: Option<[f64; 4]>,
+}
+
+/// URDF geometry, in the conventions of the format (box sizes are full lengths, cylinders run
+/// along local z and are centred on their frame).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Geometry {
+    /// A box with these full side lengths (m).
+    Box {
+        /// Lengths along x, y, z.
+        size: [f64; 3],
+    },
+    /// A cylinder along local z.
+    Cylinder {
+        /// Radius (m).
+        radius: f64,
+        /// Full length (m).
+        length: f64,
+    },
+    /// A sphere.
+    Sphere {
+        /// Radius (m).
+        radius: f64,
+    },
+    /// A mesh file (path as written in the URDF) with a per-axis scale.
+    Mesh {
+        /// The `filename` attribute.
+        filename: String,
+        /// Scale along x, y, z.
+        scale: [f64; 3],
+    },
 }
 
 /// How a joint moves.
@@ -211,6 +254,38 @@ impl Urdf {
         self.links
             .iter()
             .find(|l| self.parent_joint(&l.name).is_none())
+    }
+
+    /// Pose of every link in the root link's frame for the given joint values (by joint name;
+    /// joints not given are at 0, fixed joints ignore their value), parents before children.
+    pub fn link_poses(
+        &self,
+        values: &std::collections::HashMap<String, f64>,
+    ) -> Vec<(String, Isometry3<f64>)> {
+        let Some(root) = self.root_link() else {
+            return Vec::new();
+        };
+        let mut out = vec![(root.name.clone(), Isometry3::identity())];
+        let mut i = 0;
+        while i < out.len() {
+            let (parent, parent_pose) = out[i].clone();
+            for joint in self.joints.iter().filter(|j| j.parent == parent) {
+                let q = values.get(&joint.name).copied().unwrap_or(0.0);
+                let motion = match joint.kind {
+                    JointKind::Revolute | JointKind::Continuous => Isometry3::from_parts(
+                        Translation3::identity(),
+                        UnitQuaternion::from_axis_angle(&joint.axis, q),
+                    ),
+                    JointKind::Prismatic => {
+                        Isometry3::translation(joint.axis.x * q, joint.axis.y * q, joint.axis.z * q)
+                    }
+                    JointKind::Fixed => Isometry3::identity(),
+                };
+                out.push((joint.child.clone(), parent_pose * joint.origin * motion));
+            }
+            i += 1;
+        }
+        out
     }
 
     fn check_tree(&self) -> Result<(), UrdfError> {
@@ -393,17 +468,96 @@ impl Parser<'_> {
                 })
             }
         };
-        let material = child(node, "visual").and_then(|v| child(v, "material"));
-        let color = match material {
-            None => None,
-            Some(m) => match child(m, "color") {
-                Some(c) => Some(self.rgba(c, &name)?),
-                None => m.attribute("name").and_then(|n| materials.get(n).copied()),
-            },
-        };
+        let mut visuals = Vec::new();
+        for visual in node
+            .children()
+            .filter(|c| c.is_element() && c.tag_name().name() == "visual")
+        {
+            visuals.push(self.visual(visual, &name, materials)?);
+        }
+        let color = visuals.first().and_then(|v| v.color);
         Ok(Link {
             name,
             inertial,
+            color,
+            visuals,
+        })
+    }
+
+    fn visual(
+        &self,
+        node: roxmltree::Node<'_, '_>,
+        link: &str,
+        materials: &std::collections::HashMap<String, [f64; 4]>,
+    ) -> Result<Visual, UrdfError> {
+        let color = match child(node, "material") {
+            None => None,
+            Some(m) => match child(m, "color") {
+                Some(c) => Some(self.rgba(c, link)?),
+                None => m.attribute("name").and_then(|n| materials.get(n).copied()),
+            },
+        };
+        let shape = child(node, "geometry")
+            .and_then(|g| g.children().find(roxmltree::Node::is_element))
+            .ok_or_else(|| self.missing("link", link, "a shape in <visual><geometry>".into()))?;
+        let positive = |attribute: &'static str, v: f64| {
+            if v > 0.0 {
+                Ok(v)
+            } else {
+                Err(UrdfError::BadValue {
+                    path: self.path.to_owned(),
+                    element: "link",
+                    name: link.to_owned(),
+                    attribute,
+                    value: v.to_string(),
+                    expected: "positive",
+                })
+            }
+        };
+        let geometry = match shape.tag_name().name() {
+            "box" => {
+                let value = shape.attribute("size").ok_or_else(|| {
+                    self.missing("link", link, "attribute `size` of <box>".into())
+                })?;
+                let size = self.numbers::<3>("link", link, "size", value)?;
+                for v in size {
+                    positive("size", v)?;
+                }
+                Geometry::Box { size }
+            }
+            "cylinder" => Geometry::Cylinder {
+                radius: positive("radius", self.number(shape, "link", link, "radius")?)?,
+                length: positive("length", self.number(shape, "link", link, "length")?)?,
+            },
+            "sphere" => Geometry::Sphere {
+                radius: positive("radius", self.number(shape, "link", link, "radius")?)?,
+            },
+            "mesh" => Geometry::Mesh {
+                filename: shape
+                    .attribute("filename")
+                    .ok_or_else(|| {
+                        self.missing("link", link, "attribute `filename` of <mesh>".into())
+                    })?
+                    .to_owned(),
+                scale: match shape.attribute("scale") {
+                    Some(v) => self.numbers::<3>("link", link, "scale", v)?,
+                    None => [1.0; 3],
+                },
+            },
+            other => {
+                return Err(UrdfError::BadValue {
+                    path: self.path.to_owned(),
+                    element: "link",
+                    name: link.to_owned(),
+                    attribute: "geometry",
+                    value: other.to_owned(),
+                    expected: "box, cylinder, sphere or mesh",
+                });
+            }
+        };
+        Ok(Visual {
+            origin: self.origin(node, "link", link)?,
+            geometry,
             color,
         })
     }

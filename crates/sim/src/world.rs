@@ -624,6 +624,11 @@ impl SimWorld {
         )
     }
 
+    /// Unit direction a drawer opens along (world frame).
+    pub fn drawer_pull(&self, name: &str) -> Option<[f64; 3]> {
+        self.drawers.iter().find(|d| d.name == name).map(|d| d.pull)
+    }
+
     /// World position of the centre of a drawer's handle bar.
     pub fn drawer_handle(&self, name: &str) -> Option<[f64; 3]> {
         let d = self.drawers.iter().find(|d| d.name == name)?;

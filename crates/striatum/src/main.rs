@@ -6,6 +6,8 @@ mod doctor;
 mod record;
 mod sim;
 mod topic;
+mod view;
+mod viz_bench;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +69,89 @@ enum Command {
     /// Inspect recorded datasets.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Open a dataset, an episode or an `.rrd` recording in the Rerun viewer (from the
+    /// project's .venv).
+    #[command(
+        after_help = "Examples:\n  striatum view data/push_cube\n  striatum view data/push_cube/episodes/000003\n  striatum view runs/demo/session.rrd --web"
+    )]
+    View {
+        /// Dataset folder, episode folder or `.rrd` file.
+        path: PathBuf,
+        /// Serve the web viewer (http://127.0.0.1:PORT) instead of opening a window.
+        #[arg(long)]
+        web: bool,
+        /// Web viewer port (its gRPC server uses PORT + 1).
+        #[arg(long, default_value_t = 9090)]
+        port: u16,
+        #[command(flatten)]
+        export: ExportArgs,
+    },
+    /// Rerun logging.
+    #[command(subcommand)]
+    Viz(VizCommand),
+}
+
+/// How episodes become a recording.
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    /// Episode indices, e.g. `0,3,5-9` (default: all).
+    #[arg(long)]
+    episodes: Option<String>,
+    /// Leave camera images out.
+    #[arg(long)]
+    no_images: bool,
+    /// Folder of robot descriptions.
+    #[arg(long, default_value = "robots")]
+    robots: PathBuf,
+    /// Discount of the shaped reward logged from privileged progress.
+    #[arg(long, default_value_t = 0.99)]
+    gamma: f64,
+}
+
+impl ExportArgs {
+    fn split(&self) -> anyhow::Result<(Option<Vec<usize>>, striatum_viz::ExportOptions)> {
+        let episodes = self
+            .episodes
+            .as_deref()
+            .map(view::parse_episodes)
+            .transpose()?;
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.gamma),
+            "--gamma {} is not in [0, 1]",
+            self.gamma
+        );
+        Ok((
+            episodes,
+            striatum_viz::ExportOptions {
+                images: !self.no_images,
+                robots: self.robots.clone(),
+                gamma: self.gamma,
+            },
+        ))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum VizCommand {
+    /// Log one robot's topics (frames, joints, actions, progress rewards, episode events,
+    /// interventions) from the bus to Rerun until Ctrl-C.
+    #[command(
+        after_help = "Examples:\n  striatum viz node --robot so101_0 --rerun spawn\n  striatum viz node --robot sim --rig calibration/sim_default --rerun save:runs/live.rrd"
+    )]
+    Node {
+        /// Robot id whose topics are logged.
+        #[arg(long, default_value = "sim")]
+        robot: String,
+        /// save:FILE, spawn, connect[:URL], serve[:PORT] or none.
+        #[arg(long, default_value = "spawn")]
+        rerun: String,
+        /// Camera rig folder, for camera frusta.
+        #[arg(long)]
+        rig: Option<PathBuf>,
+        /// Folder of robot descriptions (the robot is drawn from `<robots>/<id>`).
+        #[arg(long, default_value = "robots")]
+        robots: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +164,20 @@ enum DataCommand {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Convert episodes into a Rerun `.rrd` recording (cameras, robot, objects, progress,
+    /// actions, events) with the default layout.
+    #[command(
+        after_help = "Examples:\n  striatum data export-rrd data/push_cube --out push_cube.rrd\n  striatum data export-rrd data/push_cube --episodes 0-4 --no-images --out curves.rrd"
+    )]
+    ExportRrd {
+        /// Dataset folder or episode folder.
+        dir: PathBuf,
+        /// The `.rrd` file to write (atomically).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        export: ExportArgs,
     },
 }
 
@@ -114,6 +213,9 @@ enum SimCommand {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Log every step to Rerun: save:FILE, spawn, connect[:URL] or serve[:PORT].
+        #[arg(long)]
+        rerun: Option<String>,
     },
     /// Record episodes with multi-view camera frames into a dataset (docs/datasets.md).
     #[command(
@@ -150,6 +252,9 @@ enum SimCommand {
         /// Domain randomisation: comma-separated light, colors, camera, noise, or all.
         #[arg(long, default_value = "")]
         randomize: String,
+        /// Log every recorded episode to Rerun: save:FILE, spawn, connect[:URL] or serve[:PORT].
+        #[arg(long)]
+        rerun: Option<String>,
     },
     /// Physics and control steps per second per scene and robot, single and vectorised.
     #[command(after_help = "Example:\n  striatum sim bench --steps 2000")]
@@ -228,6 +333,20 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         samples: usize,
     },
+    /// Cost of logging a recorded dataset to an .rrd per step (with and without images) and
+    /// .rrd bytes per step.
+    #[command(after_help = "Example:\n  striatum bench viz --data data/push_cube --repeats 5")]
+    Viz {
+        /// Dataset to log.
+        #[arg(long)]
+        data: PathBuf,
+        /// Folder of robot descriptions.
+        #[arg(long, default_value = "robots")]
+        robots: PathBuf,
+        /// Repeats per configuration (the median is printed).
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -305,6 +424,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             actions,
             save_actions,
             json,
+            rerun,
         }) => {
             let policy = sim::Policy::parse(&policy, actions.as_deref())?;
             let args = sim::RunArgs {
@@ -315,6 +435,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seed,
                 save_actions,
                 json,
+                rerun: rerun.map(|r| r.parse()).transpose()?,
             };
             tokio::task::spawn_blocking(move || sim::run(&args)).await??;
         }
@@ -329,6 +450,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             size,
             no_depth,
             randomize,
+            rerun,
         }) => {
             let variants = variants
                 .split(',')
@@ -351,12 +473,46 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 size,
                 depth: !no_depth,
                 randomize: record::Randomize::parse(&randomize)?,
+                rerun: rerun.map(|r| r.parse()).transpose()?,
             };
             tokio::task::spawn_blocking(move || record::record(&args)).await??;
         }
         Command::Data(DataCommand::Info { dir, json }) => {
             let text = record::info(&dir, json)?;
             print!("{text}");
+        }
+        Command::Data(DataCommand::ExportRrd { dir, out, export }) => {
+            let (episodes, options) = export.split()?;
+            tokio::task::spawn_blocking(move || {
+                view::export(&dir, &out, episodes.as_deref(), &options)
+            })
+            .await??;
+        }
+        Command::View {
+            path,
+            web,
+            port,
+            export,
+        } => {
+            let (episodes, options) = export.split()?;
+            let code = tokio::task::spawn_blocking(move || {
+                view::view(&path, web, port, episodes.as_deref(), &options)
+            })
+            .await??;
+            return Ok(code);
+        }
+        Command::Viz(VizCommand::Node {
+            robot,
+            rerun,
+            rig,
+            robots,
+        }) => {
+            let sink: striatum_viz::Sink = rerun.parse()?;
+            let bus = Bus::open(&cli.bus.config()?)
+                .await
+                .context("opening the bus")?;
+            view::node(&bus, &sink, &robot, &robots, rig.as_deref()).await?;
+            bus.close().await?;
         }
         Command::Sim(SimCommand::Bench {
             scene,
@@ -418,6 +574,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .context("waiting for Ctrl-C")?;
             bus.close().await?;
+        }
+        Command::Bench(BenchCommand::Viz {
+            data,
+            robots,
+            repeats,
+        }) => {
+            let text = tokio::task::spawn_blocking(move || {
+                viz_bench::viz_overhead(&data, &robots, repeats.max(1))
+            })
+            .await??;
+            print!("{text}");
         }
         Command::Bench(BenchCommand::Bus { samples }) => {
             let rows = bench::bus_latency(samples.max(10)).await?;

@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use nalgebra::{Isometry3, UnitQuaternion, Vector3};
-use striatum_data::{CameraMeta, Dataset, EpisodeMeta, EpisodeWriter};
+use striatum_data::{
+    Attachment, CameraMeta, Dataset, EpisodeMeta, EpisodeWriter, ShapeGeometry, ShapeMeta,
+};
 use striatum_render::{CameraView, Drawable, Intrinsics, Lighting, Primitive, Renderer};
 use striatum_sim::{
     Action, CameraConfig, Env, Observation, Rng, ScriptedExpert, Variant, VisualGeometry,
@@ -78,6 +80,8 @@ pub struct RecordArgs {
     pub depth: bool,
     /// Domain randomisation.
     pub randomize: Randomize,
+    /// Log every recorded episode to Rerun.
+    pub rerun: Option<striatum_viz::Sink>,
 }
 
 /// The cameras of a scene: its rig plus the scene's own cameras, optionally resized.
@@ -149,6 +153,51 @@ pub fn drawables(shapes: &[VisualShape], color_shift: &dyn Fn(&str) -> [f64; 3])
         .collect()
 }
 
+/// The scene's visible shapes besides the robot, with what moves each, for viewers.
+pub fn scene_shapes(env: &Env, color_shift: &dyn Fn(&str) -> [f64; 3]) -> Vec<ShapeMeta> {
+    let robot = env.robot();
+    let scene = env.scene();
+    let world = env.world();
+    env.visual_shapes()
+        .into_iter()
+        .filter(|s| robot.urdf.link(&s.name).is_none())
+        .map(|s| {
+            let attached = if let Some(index) = scene.objects.iter().position(|o| o.name == s.name)
+            {
+                Attachment::Object { index }
+            } else if let Some(index) = scene.fixtures.iter().position(|f| f.name() == s.name) {
+                let axis = world
+                    .and_then(|w| w.drawer_pull(&s.name))
+                    .unwrap_or([0.0; 3]);
+                Attachment::Fixture { index, axis }
+            } else {
+                Attachment::Static
+            };
+            let geometry = match s.geometry {
+                VisualGeometry::Box { half_extents } => ShapeGeometry::Box { half_extents },
+                VisualGeometry::Cylinder {
+                    radius,
+                    half_height,
+                } => ShapeGeometry::Cylinder {
+                    radius,
+                    half_height,
+                },
+                VisualGeometry::Sphere { radius } => ShapeGeometry::Sphere { radius },
+            };
+            let shift = color_shift(&s.name);
+            let t = s.pose.translation.vector;
+            let q = s.pose.rotation.coords;
+            ShapeMeta {
+                name: s.name,
+                geometry,
+                color: [0, 1, 2].map(|k| (s.color[k] + shift[k]).clamp(0.0, 1.0)),
+                pose: [t[0], t[1], t[2], q[0], q[1], q[2], q[3]],
+                attached,
+            }
+        })
+        .collect()
+}
+
 /// Camera views at the current state.
 pub fn camera_views(
     env: &Env,
@@ -191,6 +240,7 @@ fn record_obs(
     noise: Option<&mut Rng>,
 ) -> striatum_data::Observation {
     let mut noise = noise;
+    let (objects, fixtures) = crate::sim::objects_of(obs);
     striatum_data::Observation {
         joint_positions: obs.joint_positions.clone(),
         joint_velocities: obs.joint_velocities.clone(),
@@ -206,17 +256,8 @@ fn record_obs(
         gripper: obs.gripper,
         progress,
         stage: stage as i32,
-        objects: obs
-            .privileged
-            .objects
-            .iter()
-            .map(|o| {
-                let [x, y, z] = o.position;
-                let [a, b, c, d] = o.orientation;
-                [x, y, z, a, b, c, d]
-            })
-            .collect(),
-        fixtures: obs.privileged.fixtures.iter().map(|(_, q)| *q).collect(),
+        objects,
+        fixtures,
         camera_poses: views.iter().map(|v| pose7(&v.world_from_camera)).collect(),
         images: frames
             .into_iter()
@@ -264,10 +305,30 @@ pub fn record(args: &RecordArgs) -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let mut total_steps = 0usize;
+    let mut viz = match &args.rerun {
+        Some(sink) => {
+            let views: Vec<String> = cameras.iter().map(|c| c.name.clone()).collect();
+            let mut logger = striatum_viz::Logger::create(
+                sink,
+                &format!("record-{}-{}", env.scene().name, env.robot().config.name),
+                &views,
+            )?;
+            logger.set_robot(striatum_viz::RobotVisual::new(env.robot().clone()))?;
+            Some(logger)
+        }
+        None => None,
+    };
+    let mut logged = 0u64;
     for variant in &args.variants {
         for i in 0..args.episodes {
             let seed = args.seed + i;
             let steps = record_episode(&mut env, &mut renderer, &cameras, *variant, seed, args)?;
+            if let Some(logger) = viz.as_mut() {
+                // What is logged is what was written: the episode read back from disk.
+                let episode = striatum_data::load_episode(&steps.2, true)?;
+                striatum_viz::log_episode(logger, logged, &episode, 0.99)?;
+                logged += 1;
+            }
             total_steps += steps.0;
             println!(
                 "  {:<8} seed {:>5}: {:>4} steps, {}",
@@ -283,6 +344,11 @@ pub fn record(args: &RecordArgs) -> anyhow::Result<()> {
         "recorded {total_steps} steps in {secs:.1} s ({:.0} steps/s with rendering)",
         total_steps as f64 / secs
     );
+    if let Some(logger) = viz
+        && let Some(file) = logger.finish()?
+    {
+        println!("saved {}", file.display());
+    }
     Ok(())
 }
 
@@ -293,7 +359,7 @@ fn record_episode(
     variant: Variant,
     seed: u64,
     args: &RecordArgs,
-) -> anyhow::Result<(usize, bool)> {
+) -> anyhow::Result<(usize, bool, PathBuf)> {
     let mut rng = Rng::new(seed ^ 0xD0_4A1A);
     let randomize = args.randomize;
     let lighting = if randomize.light {
@@ -389,6 +455,7 @@ fn record_episode(
                 depth: args.depth,
             })
             .collect(),
+        shapes: scene_shapes(env, &shift),
     };
     let mut writer = EpisodeWriter::begin(&args.out, meta)?;
     let mut expert = ScriptedExpert::new(env.scene(), env.robot(), variant, seed);
@@ -432,8 +499,8 @@ fn record_episode(
     }
     let success = info.as_ref().is_some_and(|i| i.success);
     writer.set_success(success);
-    writer.finish()?;
-    Ok((steps, success))
+    let dir = writer.finish()?;
+    Ok((steps, success, dir))
 }
 
 /// Prints a dataset summary (or JSON).

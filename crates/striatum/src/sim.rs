@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use striatum_sim::{
-    Action, Env, EpisodeSummary, Rng, ScriptedExpert, SimWorld, Summary, Variant, VecEnv,
-    run_episode,
+    Action, Env, EpisodeSummary, Observation, Rng, ScriptedExpert, SimWorld, StepInfo, Summary,
+    Variant, VecEnv, run_episode,
 };
 
 /// Where a robot lives: a directory or `robot.toml` as given, else `robots/<name>`.
@@ -144,6 +144,142 @@ pub struct RunArgs {
     pub save_actions: Option<PathBuf>,
     /// Print JSON instead of a table.
     pub json: bool,
+    /// Log every step to Rerun.
+    pub rerun: Option<striatum_viz::Sink>,
+}
+
+/// Logs a simulated run to Rerun: robot, objects, privileged progress, actions, events.
+struct RunLog {
+    logger: striatum_viz::Logger,
+    joint_names: Vec<String>,
+    dt: f64,
+    error: Option<striatum_viz::VizError>,
+}
+
+impl RunLog {
+    fn open(sink: &striatum_viz::Sink, env: &Env) -> anyhow::Result<Self> {
+        let mut logger = striatum_viz::Logger::create(
+            sink,
+            &format!("sim-{}-{}", env.scene().name, env.robot().config.name),
+            &[],
+        )?;
+        logger.set_robot(striatum_viz::RobotVisual::new(env.robot().clone()))?;
+        Ok(Self {
+            logger,
+            joint_names: env
+                .robot()
+                .config
+                .joints
+                .iter()
+                .map(|j| j.name.clone())
+                .collect(),
+            dt: env.control_dt(),
+            error: None,
+        })
+    }
+
+    /// Logs an episode by replaying its actions from its seed.
+    fn replay(
+        &mut self,
+        env: &mut Env,
+        episode: u64,
+        seed: u64,
+        actions: &[Vec<f64>],
+    ) -> anyhow::Result<()> {
+        let mut obs = env.reset(seed)?;
+        let shapes = crate::record::scene_shapes(env, &|_| [0.0; 3]);
+        let (objects, fixtures) = objects_of(&obs);
+        let r = self
+            .logger
+            .begin_episode(episode, &env.scene().name, &obs.instruction)
+            .and_then(|()| self.logger.set_scene(&shapes, &objects, &fixtures));
+        self.keep(r);
+        let first = env.evaluate();
+        let mut info = first.map(|p| StepInfo {
+            success: false,
+            progress: p.value,
+            stage: p.stage,
+            stage_name: env
+                .scene()
+                .stages
+                .get(p.stage)
+                .map_or("done".to_owned(), |s| s.name.clone()),
+        });
+        let mut success = false;
+        for (i, v) in actions.iter().enumerate() {
+            let action = Action::ee_from_slice(v)?;
+            self.step(&obs, info.as_ref(), Some(&action));
+            let step = env.step(&action)?;
+            obs = step.obs;
+            success = step.info.success;
+            info = Some(step.info);
+            if (step.terminated || step.truncated) && i + 1 < actions.len() {
+                break;
+            }
+        }
+        self.step(&obs, info.as_ref(), None);
+        self.end(success, actions.len());
+        Ok(())
+    }
+
+    /// Logs an observation (with its progress when known) and the action taken after it.
+    fn step(&mut self, obs: &Observation, info: Option<&StepInfo>, action: Option<&Action>) {
+        let time = striatum_viz::TimeSource::Sim(self.logger.steps() as f64 * self.dt);
+        self.logger.next_step(time);
+        let (objects, fixtures) = objects_of(obs);
+        let mut r = self
+            .logger
+            .log_joints(&self.joint_names, &obs.joint_positions, Some(obs.gripper))
+            .and_then(|()| self.logger.log_objects(&objects, &fixtures));
+        if let (Ok(()), Some(info)) = (&r, info) {
+            r = self.logger.log_task(
+                info.progress,
+                i32::try_from(info.stage).unwrap_or(i32::MAX),
+                &info.stage_name,
+            );
+        }
+        if let (Ok(()), Some(v)) = (&r, action.and_then(Action::ee_to_vec)) {
+            r = self.logger.log_action(&striatum_viz::ACTION_NAMES, &v);
+        }
+        self.keep(r);
+    }
+
+    fn end(&mut self, success: bool, steps: usize) {
+        let r = self.logger.end_episode(success, steps as u64);
+        self.keep(r);
+    }
+
+    fn keep(&mut self, r: Result<(), striatum_viz::VizError>) {
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        if let Some(e) = self.error {
+            return Err(e).context("logging to Rerun");
+        }
+        if let Some(file) = self.logger.finish()? {
+            eprintln!("saved {}", file.display());
+        }
+        Ok(())
+    }
+}
+
+/// Object poses (x, y, z, qx, qy, qz, qw) and fixture joint values of an observation.
+pub fn objects_of(obs: &Observation) -> (Vec<[f64; 7]>, Vec<f64>) {
+    let objects = obs
+        .privileged
+        .objects
+        .iter()
+        .map(|o| {
+            let [x, y, z] = o.position;
+            let [qx, qy, qz, qw] = o.orientation;
+            [x, y, z, qx, qy, qz, qw]
+        })
+        .collect();
+    let fixtures = obs.privileged.fixtures.iter().map(|(_, q)| *q).collect();
+    (objects, fixtures)
 }
 
 /// Runs episodes and prints their statistics.
@@ -165,7 +301,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             .collect(),
     };
     let mut total_steps = 0usize;
-    for (seed, replay) in plan {
+    let mut viz = args
+        .rerun
+        .as_ref()
+        .map(|sink| RunLog::open(sink, &env))
+        .transpose()?;
+    for (episode, (seed, replay)) in plan.into_iter().enumerate() {
         let mut log: Vec<Vec<f64>> = Vec::new();
         let summary = match (&args.policy, replay) {
             (Policy::Scripted(variant), _) => {
@@ -191,6 +332,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             }
             (Policy::Replay(_), None) => unreachable!("replay plans carry actions"),
         };
+        if let Some(v) = viz.as_mut() {
+            // Episodes are deterministic: replaying the actions reproduces every state.
+            v.replay(&mut env, episode as u64, seed, &log)?;
+        }
         let stage = env
             .scene()
             .stages
@@ -207,6 +352,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     if let Some(path) = &args.save_actions {
         write_atomic(path, &saved)?;
+    }
+    if let Some(v) = viz {
+        v.finish()?;
     }
     let s = Summary::of(&episodes);
     let dt = env.control_dt();
