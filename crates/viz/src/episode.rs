@@ -3,12 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use nalgebra::{Isometry3, Quaternion, Translation3, UnitQuaternion};
 use striatum_data::{Dataset, Episode, load_episode};
 use striatum_msgs::{Header, ProgressReward, ViewEstimate};
 
 use crate::VizError;
-use crate::logger::{CameraFrame, Logger, RobotVisual, TimeSource};
+use crate::logger::{CameraFrame, Logger, RobotVisual, TimeSource, iso};
 use crate::sink::Sink;
 
 /// Names of the components of a recorded action.
@@ -190,11 +189,4 @@ fn episode_dirs(path: &Path) -> Result<(Vec<PathBuf>, String), VizError> {
     }
     let dataset = Dataset::open(path)?;
     Ok((dataset.episodes().to_vec(), name))
-}
-
-fn iso(p: &[f64; 7]) -> Isometry3<f64> {
-    Isometry3::from_parts(
-        Translation3::new(p[0], p[1], p[2]),
-        UnitQuaternion::from_quaternion(Quaternion::new(p[6], p[3], p[4], p[5])),
-    )
 }

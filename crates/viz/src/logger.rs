@@ -692,7 +692,8 @@ fn shape_path(s: &ShapeMeta, i: usize) -> String {
     format!("world/scene/{}/{i}", s.name)
 }
 
-fn iso(p: &[f64; 7]) -> Isometry3<f64> {
+/// The pose `[x, y, z, qx, qy, qz, qw]` as an isometry.
+pub(crate) fn iso(p: &[f64; 7]) -> Isometry3<f64> {
     Isometry3::from_parts(
         Translation3::new(p[0], p[1], p[2]),
         UnitQuaternion::from_quaternion(Quaternion::new(p[6], p[3], p[4], p[5])),
