@@ -34,6 +34,7 @@ fn rust_reward() -> ProgressReward {
         progress: 0.625,
         progress_delta: 0.03125,
         done_prob: 0.875,
+        done: true,
         uncertainty: 0.5,
         per_view: vec![
             ViewEstimate {
@@ -113,6 +114,7 @@ async fn python_decodes_what_rust_publishes() -> anyhow::Result<()> {
     assert_eq!(pr["progress"], 0.625);
     assert_eq!(pr["progress_delta"], 0.03125);
     assert_eq!(pr["done_prob"], 0.875);
+    assert_eq!(pr["done"], true);
     assert_eq!(pr["uncertainty"], 0.5);
     assert_eq!(
         pr["per_view"],
@@ -191,6 +193,7 @@ async fn rust_decodes_what_python_publishes() -> anyhow::Result<()> {
             progress: 0.75,
             progress_delta: -0.125,
             done_prob: 0.5,
+            done: true,
             uncertainty: 0.0625,
             per_view: vec![
                 ViewEstimate {

@@ -45,6 +45,7 @@ class ProgressReward(IdlStruct, typename="striatum_msgs/msg/ProgressReward"):
     progress: float32
     progress_delta: float32
     done_prob: float32
+    done: bool
     uncertainty: float32
     per_view: sequence[ViewEstimate]
     model_id: str

@@ -214,6 +214,7 @@ async fn services_answer_typed_requests_and_report_bad_ones() -> anyhow::Result<
                 progress: p as f32,
                 progress_delta: 0.0,
                 done_prob: 0.0,
+                done: false,
                 uncertainty: 0.0,
                 per_view: vec![],
                 model_id: "test".into(),

@@ -67,6 +67,7 @@ pub fn all() -> Vec<(&'static str, Vec<u8>)> {
             progress: 0.5,
             progress_delta: 0.25,
             done_prob: 0.125,
+            done: false,
             uncertainty: 0.0625,
             per_view: vec![ViewEstimate {
                 view: "front".into(),

@@ -30,6 +30,7 @@ fn reward() -> ProgressReward {
         progress: 0.5,
         progress_delta: 0.1,
         done_prob: 0.2,
+        done: false,
         uncertainty: 0.05,
         per_view: vec![ViewEstimate {
             view: "front".into(),

@@ -326,6 +326,7 @@ pub struct Env {
     yaw: f64,
     step: usize,
     done: bool,
+    continue_after_done: bool,
 }
 
 impl Env {
@@ -362,6 +363,7 @@ impl Env {
             yaw: 0.0,
             step: 0,
             done: true,
+            continue_after_done: false,
         })
     }
 
@@ -528,9 +530,16 @@ impl Env {
         UnitQuaternion::from_axis_angle(&Vector3::z_axis(), yaw) * self.tool_down()
     }
 
+    /// Lets [`Env::step`] continue an episode that has ended (success or time limit) until the
+    /// next reset, e.g. to record what follows success. Later steps still report
+    /// `terminated`/`truncated` as the state warrants.
+    pub fn set_continue_after_done(&mut self, on: bool) {
+        self.continue_after_done = on;
+    }
+
     /// Advances one control step.
     pub fn step(&mut self, action: &Action) -> Result<Step, EnvError> {
-        if self.done {
+        if self.done && !(self.continue_after_done && self.world.is_some()) {
             return Err(EnvError::NotRunning);
         }
         let robot = self.template.robot().clone();

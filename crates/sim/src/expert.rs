@@ -121,6 +121,8 @@ pub struct ScriptedExpert {
 
 /// Progress at which the regress variant turns round.
 const REGRESS_AT: f64 = 0.8;
+/// [`REGRESS_AT`] for pushing.
+const PUSH_REGRESS_AT: f64 = 0.5;
 /// Lift height for carrying (m above the table).
 const CARRY_Z: f64 = 0.14;
 /// Height for moving around objects when pushing (m).
@@ -182,6 +184,16 @@ impl ScriptedExpert {
         self.regressing
     }
 
+    /// Progress at which the regress variant turns back: pushed objects keep sliding after
+    /// the tool stops, so push experts turn back earlier to stop short of the target.
+    fn regress_at(&self) -> f64 {
+        if matches!(self.config, ExpertConfig::Push { .. }) {
+            PUSH_REGRESS_AT
+        } else {
+            REGRESS_AT
+        }
+    }
+
     /// The next action, given the observation and the info of the step that produced it (none
     /// right after reset).
     pub fn act(&mut self, obs: &Observation, info: Option<&StepInfo>) -> Action {
@@ -226,7 +238,7 @@ impl ScriptedExpert {
                 }
             }
             Variant::Regress
-                if !self.regressing && info.is_some_and(|i| i.progress >= REGRESS_AT) =>
+                if !self.regressing && info.is_some_and(|i| i.progress >= self.regress_at()) =>
             {
                 self.regressing = true;
                 self.phase = match self.phase {

@@ -4,6 +4,7 @@ mod bench;
 mod bus_args;
 mod doctor;
 mod record;
+mod reward;
 mod sim;
 mod topic;
 mod view;
@@ -69,6 +70,9 @@ enum Command {
     /// Inspect recorded datasets.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Train, evaluate, serve and adapt the process reward model.
+    #[command(subcommand)]
+    Reward(reward::RewardCommand),
     /// Open a dataset, an episode or an `.rrd` recording in the Rerun viewer (from the
     /// project's .venv).
     #[command(
@@ -255,6 +259,13 @@ enum SimCommand {
         /// Log every recorded episode to Rerun: save:FILE, spawn, connect[:URL] or serve[:PORT].
         #[arg(long)]
         rerun: Option<String>,
+        /// Observations to record after the first success with the arm holding still, so
+        /// datasets hold "done" frames for reward models (the episode counts as a success).
+        #[arg(long, default_value_t = 0)]
+        hold: usize,
+        /// End unsuccessful episodes after this many steps (default: the scene's time limit).
+        #[arg(long)]
+        max_steps: Option<usize>,
     },
     /// Physics and control steps per second per scene and robot, single and vectorised.
     #[command(after_help = "Example:\n  striatum sim bench --steps 2000")]
@@ -451,6 +462,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_depth,
             randomize,
             rerun,
+            hold,
+            max_steps,
         }) => {
             let variants = variants
                 .split(',')
@@ -474,9 +487,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 depth: !no_depth,
                 randomize: record::Randomize::parse(&randomize)?,
                 rerun: rerun.map(|r| r.parse()).transpose()?,
+                hold,
+                max_steps,
             };
             tokio::task::spawn_blocking(move || record::record(&args)).await??;
         }
+        Command::Reward(cmd) => reward::run(cmd, &cli.bus).await?,
         Command::Data(DataCommand::Info { dir, json }) => {
             let text = record::info(&dir, json)?;
             print!("{text}");

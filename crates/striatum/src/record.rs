@@ -82,6 +82,10 @@ pub struct RecordArgs {
     pub randomize: Randomize,
     /// Log every recorded episode to Rerun.
     pub rerun: Option<striatum_viz::Sink>,
+    /// Observations recorded after the first success, the arm holding still (done frames).
+    pub hold: usize,
+    /// End episodes that have not succeeded after this many steps (default: the scene's limit).
+    pub max_steps: Option<usize>,
 }
 
 /// The cameras of a scene: its rig plus the scene's own cameras, optionally resized.
@@ -464,6 +468,8 @@ fn record_episode(
     let (mut progress, mut stage) = (first.value, first.stage);
     let mut steps = 0;
     let mut ended = false;
+    let (mut succeeded, mut hold_left, mut holding) = (false, 0usize, None::<Action>);
+    env.set_continue_after_done(args.hold > 0);
     // T + 1 observations: after reset and after each action, the last one included.
     loop {
         let views = camera_views(env, cameras, &jitter)?;
@@ -481,7 +487,10 @@ fn record_episode(
         if ended {
             break;
         }
-        let action: Action = expert.act(&obs, info.as_ref());
+        let action: Action = match &holding {
+            Some(hold) => hold.clone(),
+            None => expert.act(&obs, info.as_ref()),
+        };
         let step = env.step(&action)?;
         let flat = action.ee_to_vec().unwrap_or_else(|| vec![0.0; 7]);
         writer.act(
@@ -493,11 +502,30 @@ fn record_episode(
         steps += 1;
         progress = step.info.progress;
         stage = step.info.stage;
-        ended = step.terminated || step.truncated;
+        if holding.is_some() {
+            hold_left = hold_left.saturating_sub(1);
+        } else if step.info.success {
+            succeeded = true;
+            hold_left = args.hold;
+            let gripper = match &action {
+                Action::EeDelta { gripper, .. } | Action::Joints { gripper, .. } => *gripper,
+            };
+            holding = Some(Action::EeDelta {
+                translation: [0.0; 3],
+                rotation: [0.0; 3],
+                gripper,
+            });
+        }
+        ended = if succeeded {
+            hold_left == 0
+        } else {
+            step.truncated || args.max_steps.is_some_and(|m| steps >= m)
+        };
         obs = step.obs;
         info = Some(step.info);
     }
-    let success = info.as_ref().is_some_and(|i| i.success);
+    env.set_continue_after_done(false);
+    let success = succeeded;
     writer.set_success(success);
     let dir = writer.finish()?;
     Ok((steps, success, dir))

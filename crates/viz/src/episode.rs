@@ -105,6 +105,7 @@ pub fn log_episode(
             uncertainty: 0.0,
             inference_ns: 0,
             done_prob: if done { 1.0 } else { 0.0 },
+            done,
             per_view: meta
                 .cameras
                 .iter()

@@ -48,6 +48,7 @@ fn progress(episode: u64, step: u64) -> ProgressReward {
         progress: step as f32 / 10.0,
         progress_delta: 0.1,
         done_prob: if step == 10 { 0.9 } else { 0.01 },
+        done: false,
         uncertainty: 0.05,
         per_view: vec![
             ViewEstimate {

@@ -19,7 +19,7 @@ pub struct ViewEstimate {
 
 /// The process reward model's verdict on one multi-view frame:
 /// `Header header, uint64 episode_id, uint64 step, float32 progress, float32 progress_delta,
-/// float32 done_prob, float32 uncertainty, ViewEstimate[] per_view, string model_id,
+/// float32 done_prob, bool done, float32 uncertainty, ViewEstimate[] per_view, string model_id,
 /// uint64 inference_ns`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProgressReward {
@@ -35,6 +35,9 @@ pub struct ProgressReward {
     pub progress_delta: f32,
     /// Probability in [0, 1] that the task is done.
     pub done_prob: f32,
+    /// The model's done decision (the probability held above its calibrated threshold for
+    /// the required number of consecutive frames).
+    pub done: bool,
     /// Non-negative uncertainty score (e.g. disagreement between views or anchors).
     pub uncertainty: f32,
     /// Per-view estimates.
@@ -53,6 +56,7 @@ impl CdrStruct for ProgressReward {
         w.f32(self.progress);
         w.f32(self.progress_delta);
         w.f32(self.done_prob);
+        w.bool(self.done);
         w.f32(self.uncertainty);
         w.seq_len("per_view", self.per_view.len(), MAX_VIEWS)?;
         for v in &self.per_view {
@@ -72,6 +76,7 @@ impl CdrStruct for ProgressReward {
         let progress = r.f32("progress")?;
         let progress_delta = r.f32("progress_delta")?;
         let done_prob = r.f32("done_prob")?;
+        let done = r.bool("done")?;
         let uncertainty = r.f32("uncertainty")?;
         let n = r.seq_len("per_view", 13, MAX_VIEWS)?;
         let mut per_view = Vec::with_capacity(n);
@@ -89,6 +94,7 @@ impl CdrStruct for ProgressReward {
             progress,
             progress_delta,
             done_prob,
+            done,
             uncertainty,
             per_view,
             model_id: r.string("model_id")?,
