@@ -17,13 +17,14 @@ endif
 CARGO ?= cargo
 STRIATUM := target/debug/striatum
 
-.PHONY: help bootstrap build test unit-tests lint fmt demo bench doctor clean
+.PHONY: help bootstrap build test unit-tests lint fmt demo bench doctor clean reward-model
 
 help:
 	@echo "make demo   - install what is missing, build, and run the demo"
 	@echo "make test   - install what is missing, build, and run every test (+ fmt and clippy)"
 	@echo "make bench  - codec (criterion), bus latency and simulator benchmarks"
 	@echo "make doctor - check libtorch, CUDA, Vulkan and Zenoh"
+	@echo "make reward-model - rebuild the shipped reward model from nothing (~1 h)"
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -47,6 +48,10 @@ fmt:
 
 doctor: build
 	$(STRIATUM) doctor
+
+# Rebuilds models/prm_base from nothing (records data, trains, evaluates, adapts): ~1 h.
+reward-model: build
+	scripts/reward-model.sh
 
 demo: build
 	$(STRIATUM) doctor

@@ -242,11 +242,14 @@ pub fn overall(per_task: &BTreeMap<String, TaskMetrics>) -> TaskMetrics {
     }
 }
 
+/// Per-frame done probabilities and truth of one episode.
+pub type DoneSeries = (Vec<f64>, Vec<bool>);
+
 /// Done probabilities of validation episodes, for calibration.
 pub fn done_traces(
     scorer: &Scorer,
     episodes: &[&EpisodeData],
-) -> Result<Vec<(Vec<f64>, Vec<bool>)>, RewardError> {
+) -> Result<Vec<DoneSeries>, RewardError> {
     let empty = BTreeMap::new();
     let p = ModelPredictor {
         scorer,

@@ -261,7 +261,11 @@ pub fn fit(args: &FitArgs, on_event: &mut dyn FnMut(&Event)) -> Result<FitSummar
                           manifest: &mut Manifest,
                           last: &LossParts|
      -> Result<(Model, eval::TaskMetrics), RewardError> {
-        let scorer = Scorer::from_parts(manifest.clone(), Engine::Native(model), args.device);
+        let scorer = Scorer::from_parts(
+            manifest.clone(),
+            Engine::Native(Box::new(model)),
+            args.device,
+        );
         let done = eval::calibrate(&scorer, &val_eps, &args.done_k, args.done_budget)?;
         let scorer = Scorer { done, ..scorer };
         let no_goals = BTreeMap::new();
@@ -279,6 +283,7 @@ pub fn fit(args: &FitArgs, on_event: &mut dyn FnMut(&Event)) -> Result<FitSummar
         let Engine::Native(model) = scorer.engine else {
             return Err(RewardError::Invalid("training a non-native model".into()));
         };
+        let model = *model;
         manifest.done = done;
         manifest.metrics =
             serde_json::json!({ "split": "val", "step": step, "all": all, "tasks": per });
@@ -330,7 +335,7 @@ pub fn fit(args: &FitArgs, on_event: &mut dyn FnMut(&Event)) -> Result<FitSummar
             loss: parts,
             lr,
         });
-        if state.step % tc.eval_every.max(1) == 0 || state.step == tc.steps {
+        if state.step.is_multiple_of(tc.eval_every.max(1)) || state.step == tc.steps {
             let (m, all) = checkpoint_now(model, state.step, &state, &opt, &mut manifest, &last)?;
             model = m;
             last_metrics = all.clone();

@@ -21,7 +21,7 @@ use crate::tokenizer::{Tokenizer, WordTokenizer};
 #[derive(Debug)]
 pub enum Engine {
     /// Our network.
-    Native(Model),
+    Native(Box<Model>),
     /// A TorchScript module (`docs/reward.md`, "TorchScript contract").
     Script(tch::CModule),
 }
@@ -96,7 +96,9 @@ impl Scorer {
     pub fn load(dir: &Path, device: Device) -> Result<Self, RewardError> {
         let manifest = checkpoint::read_manifest(dir)?;
         let engine = match manifest.backend {
-            Backend::Native => Engine::Native(checkpoint::Checkpoint::load(dir, device)?.model),
+            Backend::Native => {
+                Engine::Native(Box::new(checkpoint::Checkpoint::load(dir, device)?.model))
+            }
             Backend::Torchscript => {
                 let path = dir.join(checkpoint::TORCHSCRIPT);
                 if !path.is_file() {

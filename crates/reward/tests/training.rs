@@ -77,7 +77,7 @@ fn a_short_run_learns_checkpoints_and_resumes() {
     let a = Scorer::load(&out, Device::Cpu).unwrap();
     let b = Scorer::load(&copy, Device::Cpu).unwrap();
     let views = a.views().to_vec();
-    let eps: Vec<EpisodeData> = dataset::list(&[data.clone()])
+    let eps: Vec<EpisodeData> = dataset::list(std::slice::from_ref(&data))
         .unwrap()
         .into_iter()
         .filter(|(_, m)| Split::of_seed(m.seed) == Split::Test)
@@ -122,7 +122,7 @@ fn a_short_run_learns_checkpoints_and_resumes() {
         a.done.k,
     )
     .unwrap();
-    let train: Vec<EpisodeData> = dataset::list(&[data.clone()])
+    let train: Vec<EpisodeData> = dataset::list(std::slice::from_ref(&data))
         .unwrap()
         .into_iter()
         .filter(|(_, m)| Split::of_seed(m.seed) == Split::Train)

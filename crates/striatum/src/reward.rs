@@ -169,6 +169,9 @@ pub struct EvalArgs {
     /// Only these tasks.
     #[arg(long, value_delimiter = ',')]
     tasks: Vec<String>,
+    /// Leave out these episode folders (e.g. the demo a model was adapted from).
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<PathBuf>,
     /// Also score the blind time regressor (fitted on the same datasets' training split).
     #[arg(long)]
     baselines: bool,
@@ -358,7 +361,12 @@ pub fn load_split(
     size: i64,
     split: &str,
     tasks: &[String],
+    exclude: &[PathBuf],
 ) -> anyhow::Result<Vec<EpisodeData>> {
+    let excluded: Vec<PathBuf> = exclude
+        .iter()
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+        .collect();
     let wanted: Option<Split> = match split {
         "all" => None,
         s => Some(s.parse()?),
@@ -368,6 +376,10 @@ pub fn load_split(
         .into_iter()
         .filter(|(_, m)| wanted.is_none_or(|w| Split::of_seed(m.seed) == w))
         .filter(|(_, m)| tasks.is_empty() || tasks.contains(&m.scene))
+        .filter(|(p, _)| {
+            let c = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+            !excluded.contains(&c)
+        })
         .map(|(p, _)| p)
         .collect();
     anyhow::ensure!(
@@ -451,7 +463,14 @@ fn evaluate(a: &EvalArgs) -> anyhow::Result<()> {
     let scorer = Scorer::load(&a.model, device)
         .with_context(|| format!("loading the model {}", a.model.display()))?;
     let views = scorer.views().to_vec();
-    let episodes = load_split(&a.data, &views, scorer.image_size(), &a.split, &a.tasks)?;
+    let episodes = load_split(
+        &a.data,
+        &views,
+        scorer.image_size(),
+        &a.split,
+        &a.tasks,
+        &a.exclude,
+    )?;
     let refs: Vec<&EpisodeData> = episodes.iter().collect();
     let name = scorer.manifest.name.clone();
     let (thr, k) = (scorer.done.threshold, scorer.done.k);
@@ -491,7 +510,7 @@ fn evaluate(a: &EvalArgs) -> anyhow::Result<()> {
         }
     }
     if a.baselines {
-        let train = load_split(&a.data, &views, scorer.image_size(), "train", &a.tasks)?;
+        let train = load_split(&a.data, &views, scorer.image_size(), "train", &a.tasks, &[])?;
         let blind = BlindTime::fit(train.iter());
         let per = eval::evaluate(&blind, &refs, 0.5, 1)?;
         rows.push(Row {
@@ -514,6 +533,7 @@ fn evaluate(a: &EvalArgs) -> anyhow::Result<()> {
                 other.image_size(),
                 &a.split,
                 &a.tasks,
+                &a.exclude,
             )?)
         };
         let refs_o: Vec<&EpisodeData> = eps
@@ -673,7 +693,7 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
                 let model = Model::new(config.clone(), device)?;
                 let mut manifest = base.clone();
                 manifest.model = config;
-                let scorer = Scorer::from_parts(manifest, Engine::Native(model), device);
+                let scorer = Scorer::from_parts(manifest, Engine::Native(Box::new(model)), device);
                 let frame = || {
                     ViewImages(
                         (0..views)

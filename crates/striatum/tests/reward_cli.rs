@@ -1,0 +1,265 @@
+//! `striatum reward train | eval | adapt | bench` end to end on a small recorded dataset:
+//! the commands run, write what they say (checkpoint, manifest, JSON results) and name bad
+//! input. How well the shipped model scores is measured in docs/benchmarks.md, not here.
+//! Needs a Vulkan adapter to record (lavapipe on CPU machines); skips, saying so, without one.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on broken fixtures
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use striatum_render::{RenderError, Renderer};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn striatum(args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_striatum"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    eprintln!(
+        "$ striatum {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = striatum(args);
+    assert!(out.status.success(), "striatum {} failed", args.join(" "));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fails(args: &[&str]) -> String {
+    let out = striatum(args);
+    assert!(
+        !out.status.success(),
+        "striatum {} should fail",
+        args.join(" ")
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn train_eval_adapt_and_bench_from_the_command_line() {
+    if let Err(e @ RenderError::NoAdapter) = Renderer::new() {
+        eprintln!("skipped: no Vulkan adapter on this machine ({e})");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = |s: &str| dir.path().join(s).display().to_string();
+    // Ten seeds per variant give train (0-6), validation (7) and test (8, 9) episodes.
+    for (scene, out) in [("push_cube", "push"), ("reach", "reach")] {
+        ok(&[
+            "sim",
+            "record",
+            "--scene",
+            &format!("sim_scenes/{scene}.toml"),
+            "--robot",
+            "so101",
+            "--episodes",
+            "10",
+            "--variants",
+            "expert,fail",
+            "--hold",
+            "4",
+            "--max-steps",
+            "25",
+            "--no-depth",
+            "--size",
+            "64",
+            "--out",
+            &p(out),
+        ]);
+    }
+    let data = format!("{},{}", p("push"), p("reach"));
+    let train = ok(&[
+        "reward",
+        "train",
+        "--data",
+        &data,
+        "--out",
+        &p("models/base"),
+        "--steps",
+        "30",
+        "--batch",
+        "8",
+        "--eval-every",
+        "15",
+        "--exclude-tasks",
+        "reach",
+        "--device",
+        "cpu",
+    ]);
+    assert!(train.contains("step 30: val VOC"), "{train}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("models/base/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["tasks"], serde_json::json!(["push_cube"]));
+    assert_eq!(
+        manifest["model"]["views"],
+        serde_json::json!(["front", "side", "wrist"])
+    );
+    assert_eq!(manifest["training"]["steps"], 30);
+    assert!(Path::new(&p("models/base/model.safetensors")).is_file());
+
+    // Resuming to 40 steps continues from 30.
+    let more = ok(&[
+        "reward",
+        "train",
+        "--data",
+        &data,
+        "--out",
+        &p("models/base"),
+        "--steps",
+        "40",
+        "--batch",
+        "8",
+        "--eval-every",
+        "20",
+        "--exclude-tasks",
+        "reach",
+        "--device",
+        "cpu",
+    ]);
+    assert!(more.contains("training from step 30 of 40"), "{more}");
+
+    let table = ok(&[
+        "reward",
+        "eval",
+        "--model",
+        &p("models/base"),
+        "--data",
+        &p("push"),
+        "--baselines",
+        "--json",
+        &p("eval.json"),
+        "--device",
+        "cpu",
+    ]);
+    for needle in ["base", "blind-time", "front", "wrist", "push_cube"] {
+        assert!(table.contains(needle), "{needle} missing from\n{table}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("eval.json")).unwrap()).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 5, "fused, three single views, blind");
+    let fused = &rows[0]["tasks"]["push_cube"];
+    assert_eq!(fused["episodes"], 4, "seeds 8 and 9, expert and fail");
+    assert_eq!(fused["successes"], 2);
+    for key in ["voc", "voc_reversed", "ranking_tau", "pearson"] {
+        assert!(fused[key].is_number(), "{key}: {fused}");
+    }
+    assert!(fused["done"]["f1"].is_number());
+
+    // One-shot adaptation to the task kept out of training.
+    let demo = std::fs::read_dir(p("reach") + "/episodes")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|d| {
+            std::fs::read_to_string(d.join("episode.json"))
+                .unwrap()
+                .contains("\"expert\"")
+        })
+        .unwrap();
+    let adapted = ok(&[
+        "reward",
+        "adapt",
+        "--model",
+        &p("models/base"),
+        "--demo",
+        demo.to_str().unwrap(),
+        "--out",
+        &p("models/reach"),
+        "--steps",
+        "50",
+        "--device",
+        "cpu",
+    ]);
+    assert!(
+        adapted.contains("adapted") && adapted.contains("`reach`"),
+        "{adapted}"
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("models/reach/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["parent"], "base");
+    assert_eq!(m["tasks"], serde_json::json!(["push_cube", "reach"]));
+    assert!(Path::new(&p("models/reach/goals.safetensors")).is_file());
+    ok(&[
+        "reward",
+        "eval",
+        "--model",
+        &p("models/reach"),
+        "--data",
+        &p("reach"),
+        "--tasks",
+        "reach",
+        "--no-per-view",
+        "--device",
+        "cpu",
+    ]);
+
+    let bench = ok(&[
+        "reward",
+        "bench",
+        "--queries",
+        "3",
+        "--batch",
+        "2",
+        "--device",
+        "cpu",
+    ]);
+    assert!(
+        bench.contains("p50 ms") && bench.lines().count() >= 8,
+        "{bench}"
+    );
+
+    // Bad input is named.
+    let e = fails(&[
+        "reward",
+        "eval",
+        "--model",
+        &p("nothing"),
+        "--data",
+        &p("push"),
+    ]);
+    assert!(e.contains("nothing") && e.contains("manifest.json"), "{e}");
+    let e = fails(&[
+        "reward",
+        "train",
+        "--data",
+        &p("push"),
+        "--out",
+        &p("m"),
+        "--steps",
+        "0",
+    ]);
+    assert!(e.contains("--steps"), "{e}");
+    let e = fails(&[
+        "reward",
+        "adapt",
+        "--model",
+        &p("models/base"),
+        "--demo",
+        &p("push"),
+        "--out",
+        &p("x"),
+    ]);
+    assert!(e.contains("episode.json"), "{e}");
+    let e = fails(&[
+        "reward",
+        "eval",
+        "--model",
+        &p("models/base"),
+        "--data",
+        &p("push"),
+        "--device",
+        "tpu",
+    ]);
+    assert!(e.contains("tpu"), "{e}");
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Rebuilds the shipped reward model from nothing and measures it (docs/reward.md):
+#   1. records the datasets (scripts/record-reward-data.sh)
+#   2. trains models/prm_base with `stack` left out, and the single-view baseline
+#   3. evaluates both (+ the blind time regressor) on the held-out seeds
+#   4. adapts prm_base to `stack` from one expert demo and evaluates it on every other
+#      `stack` episode.
+# Usage: scripts/reward-model.sh   (needs `make build`; about an hour on 2 CPU cores)
+set -euo pipefail
+bin=${STRIATUM:-target/debug/striatum}
+data=${DATA:-data/reward}
+out=${OUT:-runs/reward}
+steps=${STEPS:-3000}
+mkdir -p "$out"
+scripts/record-reward-data.sh "$data"
+base="$data/base/push_cube,$data/base/reach,$data/base/pick_place,$data/base/open_drawer"
+"$bin" reward train --data "$base" --out models/prm_base --steps "$steps" --eval-every 500 --fresh
+"$bin" reward train --data "$base" --out "$out/prm_front" --views front --steps "$steps" \
+    --eval-every 500 --fresh
+"$bin" reward eval --model models/prm_base --data "$base" --baselines \
+    --baseline-model "$out/prm_front" --json "$out/eval_base.json" | tee "$out/eval_base.txt"
+demo="$data/heldout/stack/episodes/000000"
+grep -q '"variant": "expert"' "$demo/episode.json"
+"$bin" reward adapt --model models/prm_base --demo "$demo" --out "$out/prm_stack" \
+    | tee "$out/adapt_stack.txt"
+"$bin" reward eval --model "$out/prm_stack" --data "$data/heldout/stack" --split all \
+    --exclude "$demo" --baselines --json "$out/eval_stack.json" | tee "$out/eval_stack.txt"
+"$bin" reward eval --model models/prm_base --data "$data/heldout/stack" --split all \
+    --exclude "$demo" --no-per-view --json "$out/eval_stack_unadapted.json" \
+    | tee "$out/eval_stack_unadapted.txt"
+"$bin" reward bench --model models/prm_base | tee "$out/bench.txt"
