@@ -16,7 +16,7 @@ record() { # scene robot episodes dir
         --variants "$variants" --hold 12 --max-steps 100 --no-depth --out "$4"
 }
 record push_cube so101 30 "$out/base/push_cube"
-record reach so101 20 "$out/base/reach"
+record reach panda 20 "$out/base/reach"
 record pick_place panda 30 "$out/base/pick_place"
 record open_drawer panda 30 "$out/base/open_drawer"
 record stack panda 20 "$out/heldout/stack"

@@ -2,8 +2,9 @@
 //!
 //! The demo's frames are labelled by time: progress `t / T` up to the frame `T` at which the
 //! demo is done (its last frame, or the first frame the recording marks as done), 1 and done
-//! after it. The image encoder stays frozen; the demo's frames are encoded once under several
-//! random shifts and colour jitters, so each update costs milliseconds. Synthetic negatives
+//! after it. The encoder's convolutions stay frozen: the demo's frames go through them once
+//! under several random shifts and colour jitters, so each update (of the encoder's
+//! projection, the text embedding and the heads) costs milliseconds. Synthetic negatives
 //! come from the demo itself: rewinds (the previous frame later than the current one), shuffles
 //! (a previous frame from anywhere), frozen frames (the same frame twice) and every frame
 //! before `T` as "not done". The model is conditioned on the demo: its done frame becomes the
@@ -48,7 +49,7 @@ pub struct AdaptConfig {
 impl Default for AdaptConfig {
     fn default() -> Self {
         Self {
-            steps: 600,
+            steps: 1000,
             batch: 128,
             lr: 5e-4,
             augmentations: 8,
@@ -75,8 +76,12 @@ pub struct AdaptReport {
     pub loss_before: f64,
     /// Loss after the last update.
     pub loss_after: f64,
-    /// Wall-clock seconds.
+    /// Wall-clock seconds in all.
     pub seconds: f64,
+    /// Of which encoding the demo.
+    pub encode_seconds: f64,
+    /// Of which the updates.
+    pub train_seconds: f64,
     /// Settings.
     pub config: AdaptConfig,
 }
@@ -173,17 +178,25 @@ pub fn adapt(
             let mut i = 0;
             while i < n as i64 {
                 let k = 64.min(n as i64 - i);
-                parts.push(net.encode(&x.narrow(0, i, k)));
+                let chunk = x.narrow(0, i, k);
+                let s = chunk.size();
+                let f = net
+                    .encoder
+                    .features(&chunk.reshape([s[0] * s[1], s[2], s[3], s[4]]));
+                parts.push(f.reshape([s[0], s[1], -1]));
                 i += k;
             }
             copies.push(Tensor::cat(&parts, 0));
         }
-        Tensor::stack(&copies, 0) // [A, T, V, E]
+        Tensor::stack(&copies, 0) // [A, T, V, F]: convolutional features
     });
     let a_count = emb.size()[0] as usize;
+    let encode_seconds = started.elapsed().as_secs_f64();
 
     // Grow the token table if words were added (rows are reserved, nothing to resize).
-    let mut opt = AdamW::new(&model.vs, 1e-4, |name| !name.starts_with("encoder."));
+    let mut opt = AdamW::new(&model.vs, 1e-4, |name| {
+        !name.starts_with("encoder.conv") && !name.starts_with("encoder.gn")
+    });
     let mut rng = Rng(config.seed ^ 0xADA7);
     let b = config.batch.max(8);
     let mask = Tensor::from_slice(&present)
@@ -199,7 +212,12 @@ pub fn adapt(
         let (mut y, mut d, mut dy, mut gm) = (vec![], vec![], vec![], vec![]);
         for _ in 0..b {
             let a = rng.below(a_count) as i64;
-            let t = rng.below(n);
+            // A third of the samples sit around the done frame, where done is decided.
+            let t = if rng.chance(0.3) {
+                (done_at + rng.below(10)).saturating_sub(6).min(n - 1)
+            } else {
+                rng.below(n)
+            };
             let gap = 1 + rng.below(config.max_gap.max(1));
             let p = match rng.below(10) {
                 0 => t,                        // frozen
@@ -217,7 +235,10 @@ pub fn adapt(
             dy.push(labels[t] - labels[p]);
         }
         let flat = emb.reshape([(a_count * n) as i64, v, -1]);
-        let pick = |idx: &[i64]| flat.index_select(0, &Tensor::from_slice(idx).to_device(device));
+        let pick = |idx: &[i64]| {
+            net.encoder
+                .project(&flat.index_select(0, &Tensor::from_slice(idx).to_device(device)))
+        };
         let gmask = Tensor::from_slice(&gm).to_device(device);
         let anchors = Anchors {
             reference: pick(&ri),
@@ -263,7 +284,7 @@ pub fn adapt(
         opt.update(lr);
         loss_after = loss.double_value(&[]);
     }
-    let goal_frames = ep.frames.get(done_at as i64);
+    let goal_frames = ep.frames.get(done_at as i64).contiguous();
     let seconds = started.elapsed().as_secs_f64();
     let report = AdaptReport {
         task: task.clone(),
@@ -274,6 +295,8 @@ pub fn adapt(
         loss_before,
         loss_after,
         seconds,
+        encode_seconds,
+        train_seconds: seconds - encode_seconds,
         config: config.clone(),
     };
     // Keep the goals of the base model and add this task's.
@@ -297,7 +320,7 @@ pub fn adapt(
     manifest.created_unix = checkpoint::now_unix();
     let json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| RewardError::Invalid(format!("manifest: {e}")))?;
-    let named: Vec<(String, Tensor)> = goals.into_iter().collect();
+    let named: Vec<(String, Tensor)> = goals.into_iter().map(|(k, t)| (k, t.contiguous())).collect();
     checkpoint::write_dir(out, |tmp| {
         let w = tmp.join(checkpoint::WEIGHTS);
         model.vs.save(&w).map_err(|e| RewardError::Checkpoint {

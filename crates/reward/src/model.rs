@@ -132,6 +132,11 @@ impl Encoder {
 
     /// Images `[N, 3, H, W]` (uint8 0..255 or float 0..1) to embeddings `[N, E]`.
     pub fn forward(&self, images: &Tensor) -> Tensor {
+        self.project(&self.features(images))
+    }
+
+    /// The convolutional features `[N, C * s * s]` of images, before the projection.
+    pub fn features(&self, images: &Tensor) -> Tensor {
         let mut x = if images.kind() == Kind::Uint8 {
             images.to_kind(Kind::Float) / 255.0
         } else {
@@ -145,7 +150,12 @@ impl Encoder {
         for (conv, gn) in &self.convs {
             x = x.apply(conv).apply(gn).silu();
         }
-        x.flatten(1, -1).apply(&self.out).apply(&self.norm)
+        x.flatten(1, -1)
+    }
+
+    /// Convolutional features `[..., C * s * s]` to embeddings `[..., E]`.
+    pub fn project(&self, features: &Tensor) -> Tensor {
+        features.apply(&self.out).apply(&self.norm)
     }
 }
 

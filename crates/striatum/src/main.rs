@@ -259,7 +259,7 @@ enum SimCommand {
         /// Log every recorded episode to Rerun: save:FILE, spawn, connect[:URL] or serve[:PORT].
         #[arg(long)]
         rerun: Option<String>,
-        /// Observations to record after the first success with the arm holding still, so
+        /// Observations to record after the first success while the expert carries on, so
         /// datasets hold "done" frames for reward models (the episode counts as a success).
         #[arg(long, default_value_t = 0)]
         hold: usize,

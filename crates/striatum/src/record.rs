@@ -82,7 +82,8 @@ pub struct RecordArgs {
     pub randomize: Randomize,
     /// Log every recorded episode to Rerun.
     pub rerun: Option<striatum_viz::Sink>,
-    /// Observations recorded after the first success, the arm holding still (done frames).
+    /// Observations recorded after the first success while the expert carries on (it holds
+    /// the tool at the target, releases and retreats, ...): done frames for reward models.
     pub hold: usize,
     /// End episodes that have not succeeded after this many steps (default: the scene's limit).
     pub max_steps: Option<usize>,
@@ -468,7 +469,7 @@ fn record_episode(
     let (mut progress, mut stage) = (first.value, first.stage);
     let mut steps = 0;
     let mut ended = false;
-    let (mut succeeded, mut hold_left, mut holding) = (false, 0usize, None::<Action>);
+    let (mut succeeded, mut hold_left) = (false, 0usize);
     env.set_continue_after_done(args.hold > 0);
     // T + 1 observations: after reset and after each action, the last one included.
     loop {
@@ -487,10 +488,7 @@ fn record_episode(
         if ended {
             break;
         }
-        let action: Action = match &holding {
-            Some(hold) => hold.clone(),
-            None => expert.act(&obs, info.as_ref()),
-        };
+        let action: Action = expert.act(&obs, info.as_ref());
         let step = env.step(&action)?;
         let flat = action.ee_to_vec().unwrap_or_else(|| vec![0.0; 7]);
         writer.act(
@@ -502,19 +500,11 @@ fn record_episode(
         steps += 1;
         progress = step.info.progress;
         stage = step.info.stage;
-        if holding.is_some() {
+        if succeeded {
             hold_left = hold_left.saturating_sub(1);
         } else if step.info.success {
             succeeded = true;
             hold_left = args.hold;
-            let gripper = match &action {
-                Action::EeDelta { gripper, .. } | Action::Joints { gripper, .. } => *gripper,
-            };
-            holding = Some(Action::EeDelta {
-                translation: [0.0; 3],
-                rotation: [0.0; 3],
-                gripper,
-            });
         }
         ended = if succeeded {
             hold_left == 0

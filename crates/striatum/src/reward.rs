@@ -81,7 +81,7 @@ pub struct AdaptArgs {
     #[arg(long)]
     out: PathBuf,
     /// Updates.
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 1000)]
     steps: u64,
     /// Seed.
     #[arg(long, default_value_t = 0)]
@@ -635,7 +635,7 @@ fn adapt(a: &AdaptArgs) -> anyhow::Result<()> {
     let report = striatum_reward::adapt::adapt(&a.model, &demo, &a.out, &config, device)
         .with_context(|| format!("adapting {} to {}", a.model.display(), demo.display()))?;
     println!(
-        "adapted {} to `{}` (\"{}\") from {} frames (done at frame {}, {} new words): loss {:.3} -> {:.3} in {:.1} s; wrote {}",
+        "adapted {} to `{}` (\"{}\") from {} frames (done at frame {}, {} new words): loss {:.3} -> {:.3} in {:.1} s ({:.1} s encoding the demo); wrote {}",
         a.model.display(),
         report.task,
         report.instruction,
@@ -645,6 +645,7 @@ fn adapt(a: &AdaptArgs) -> anyhow::Result<()> {
         report.loss_before,
         report.loss_after,
         report.seconds,
+        report.encode_seconds,
         a.out.display()
     );
     Ok(())

@@ -76,6 +76,18 @@ fn train_eval_adapt_and_bench_from_the_command_line() {
             &p(out),
         ]);
     }
+    // --hold records 4 more observations after the first success; --max-steps caps failures.
+    let ds = striatum_data::Dataset::open(p("push")).unwrap();
+    for (dir, meta) in ds.episodes().iter().zip(ds.metas().unwrap()) {
+        let ep = striatum_data::load_episode(dir, false).unwrap();
+        let first = ep.observations.iter().position(|o| o.progress >= 1.0);
+        if meta.success {
+            let first = first.expect("a successful episode has a done observation");
+            assert_eq!(ep.observations.len(), first + 1 + 4, "{}", dir.display());
+        } else {
+            assert_eq!(ep.actions.len(), 25, "{}", dir.display());
+        }
+    }
     let data = format!("{},{}", p("push"), p("reach"));
     let train = ok(&[
         "reward",
