@@ -22,7 +22,7 @@ STRIATUM := target/debug/striatum
 help:
 	@echo "make demo   - install what is missing, build, and run the demo"
 	@echo "make test   - install what is missing, build, and run every test (+ fmt and clippy)"
-	@echo "make bench  - codec (criterion), bus latency and simulator benchmarks"
+	@echo "make bench  - codec (criterion), bus latency, simulator, logging and reward model benchmarks"
 	@echo "make doctor - check libtorch, CUDA, Vulkan and Zenoh"
 	@echo "make reward-model - rebuild the shipped reward model from nothing (~1 h)"
 
@@ -69,6 +69,12 @@ demo: build
 		--variants expert,regress --out runs/demo/push_cube
 	$(STRIATUM) data export-rrd runs/demo/push_cube --out runs/demo/push_cube.rrd
 	@echo "Open it with: $(STRIATUM) view runs/demo/push_cube.rrd   (or --web for the web viewer)"
+	@echo
+	@echo "The shipped reward model (models/prm_base) on push episodes from seeds it never saw:"
+	rm -rf runs/demo/push_eval
+	$(STRIATUM) sim record --scene sim_scenes/push_cube.toml --robot so101 --episodes 3 --seed 1000 \
+		--variants expert,regress,fail --hold 12 --max-steps 100 --no-depth --out runs/demo/push_eval
+	$(STRIATUM) reward eval --model models/prm_base --data runs/demo/push_eval --split all --no-per-view
 
 bench: build
 	$(CARGO) bench -p striatum-msgs --bench codec -- --noplot
@@ -80,6 +86,7 @@ bench: build
 	target/release/striatum sim record --scene sim_scenes/push_cube.toml --robot so101 --episodes 5 \
 		--variants expert,regress --out target/bench-data/push_cube
 	target/release/striatum bench viz --data target/bench-data/push_cube --repeats 5
+	target/release/striatum reward bench --model models/prm_base
 
 clean:
 	$(CARGO) clean

@@ -320,7 +320,10 @@ pub fn adapt(
     manifest.created_unix = checkpoint::now_unix();
     let json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| RewardError::Invalid(format!("manifest: {e}")))?;
-    let named: Vec<(String, Tensor)> = goals.into_iter().map(|(k, t)| (k, t.contiguous())).collect();
+    let named: Vec<(String, Tensor)> = goals
+        .into_iter()
+        .map(|(k, t)| (k, t.contiguous()))
+        .collect();
     checkpoint::write_dir(out, |tmp| {
         let w = tmp.join(checkpoint::WEIGHTS);
         model.vs.save(&w).map_err(|e| RewardError::Checkpoint {

@@ -549,3 +549,123 @@ pub fn learning_rate(config: &TrainConfig, step: u64) -> f64 {
     let x = ((step - config.warmup) as f64 / span).min(1.0);
     config.lr * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * x).cos()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokenizer::WordTokenizer;
+
+    /// An episode whose frame `t` is filled with the value `offset + t` and whose progress
+    /// is `t / 10`.
+    fn episode(task: &str, offset: i64, len: usize, views: usize) -> EpisodeData {
+        let frames = (Tensor::arange(len as i64, (Kind::Int64, Device::Cpu)) + offset)
+            .to_kind(Kind::Uint8)
+            .view([len as i64, 1, 1, 1, 1])
+            .expand([len as i64, views as i64, 3, 4, 4], false)
+            .contiguous();
+        let progress: Vec<f32> = (0..len).map(|t| (t as f32 / 10.0).min(1.0)).collect();
+        EpisodeData {
+            path: format!("/{task}").into(),
+            meta: striatum_data::EpisodeMeta {
+                scene: task.into(),
+                robot: "r".into(),
+                seed: 0,
+                variant: "expert".into(),
+                instruction: format!("do {task}"),
+                success: len > 10,
+                control_hz: 10.0,
+                stage_names: vec![],
+                joint_names: vec![],
+                object_names: vec![],
+                fixture_names: vec![],
+                cameras: vec![],
+                shapes: vec![],
+            },
+            frames,
+            present: vec![true; views],
+            done: progress.iter().map(|&p| p >= 1.0).collect(),
+            progress,
+        }
+    }
+
+    #[test]
+    fn samples_carry_the_labels_of_the_frames_they_show() {
+        // Task a's frames hold 0..14, task b's 100..108.
+        let eps = [episode("a", 0, 14, 2), episode("b", 100, 8, 2)];
+        let tok = WordTokenizer::fit(["do a", "do b"], 4, 8);
+        let config = TrainConfig {
+            mismatch_prob: 0.2,
+            ..TrainConfig::default()
+        };
+        let sampler =
+            Sampler::new(eps.iter().collect(), &tok, &config).unwrap_or_else(|e| panic!("{e}"));
+        let n = 400;
+        let b = sampler.sample(n, &mut Rng(3));
+        let first = |x: &Tensor| -> Vec<f32> {
+            Vec::try_from(
+                x.select(1, 0)
+                    .flatten(1, -1)
+                    .select(1, 0)
+                    .to_kind(Kind::Float),
+            )
+            .unwrap_or_default()
+        };
+        let (cur, prev) = (first(&b.current), first(&b.previous));
+        let y: Vec<f32> = Vec::try_from(&b.progress).unwrap_or_default();
+        let d: Vec<f32> = Vec::try_from(&b.done).unwrap_or_default();
+        let dy: Vec<f32> = Vec::try_from(&b.delta).unwrap_or_default();
+        let tokens: Vec<i64> = Vec::try_from(b.tokens.flatten(0, -1)).unwrap_or_default();
+        let (mut mismatched, mut rewinds, mut frozen) = (0, 0, 0);
+        for i in 0..n {
+            // Vocabulary: a = 2, b = 3, do = 4; instructions are "do <task>".
+            let frame_is_b = cur[i] >= 100.0;
+            let said_b = tokens[i * 4 + 1] == 3;
+            let (t, p) = (cur[i] % 100.0, prev[i] % 100.0);
+            if frame_is_b != said_b {
+                mismatched += 1;
+                assert_eq!((y[i], d[i], dy[i]), (0.0, 0.0, 0.0), "mismatch labels");
+                continue;
+            }
+            assert!(
+                ((t / 10.0).min(1.0) - y[i]).abs() < 1e-6,
+                "label of frame {t}: {}",
+                y[i]
+            );
+            assert_eq!(d[i] == 1.0, t >= 10.0);
+            assert!((dy[i] - ((t / 10.0).min(1.0) - (p / 10.0).min(1.0))).abs() < 1e-6);
+            assert!((t - p).abs() <= 8.0, "gap {t} {p}");
+            rewinds += usize::from(p > t);
+            frozen += usize::from(p == t);
+        }
+        assert!(
+            mismatched > 40 && mismatched < 130,
+            "{mismatched} mismatched instructions"
+        );
+        assert!(rewinds > 30, "{rewinds} rewinds");
+        assert!(frozen > 10, "{frozen} frozen");
+        let masks: Vec<f32> = Vec::try_from(b.view_mask.flatten(0, -1)).unwrap_or_default();
+        assert!(
+            masks.chunks(2).all(|m| m.iter().sum::<f32>() >= 1.0),
+            "a view is always kept"
+        );
+        assert!(
+            masks.chunks(2).any(|m| m.iter().sum::<f32>() == 1.0),
+            "views get dropped"
+        );
+        let goals: Vec<f32> = Vec::try_from(&b.goal_mask).unwrap_or_default();
+        assert!(goals.iter().any(|&g| g == 1.0) && goals.iter().any(|&g| g == 0.0));
+    }
+
+    #[test]
+    fn learning_rate_warms_up_and_decays() {
+        let c = TrainConfig {
+            steps: 100,
+            warmup: 10,
+            lr: 1.0,
+            ..TrainConfig::default()
+        };
+        assert!((learning_rate(&c, 0) - 0.1).abs() < 1e-12);
+        assert!((learning_rate(&c, 10) - 1.0).abs() < 1e-12);
+        assert!((learning_rate(&c, 100) - 0.1).abs() < 1e-12);
+    }
+}
