@@ -3,7 +3,7 @@
 //!
 //! Per robot it keeps the episode's state (instruction and goal from the `EpisodeEvent`
 //! start, reference and previous frames, done hysteresis). Frames that arrive together are
-//! scored in one batch (the newest per robot; frames are sensor data, newest wins). A frame
+//! scored in one batch (the newest valid one per robot; frames are sensor data, newest wins). A frame
 //! with an unknown view, an encoding other than rgb8/bgr8/mono8, or a shape that does not
 //! match its bytes is rejected and counted by reason; the node keeps serving.
 
@@ -187,25 +187,25 @@ pub async fn run_node(
         let mut pending: Vec<MultiViewFrame> = vec![first];
         pending.extend(frames.drain().into_iter().map(|r| r.msg));
         stats.frames += pending.len() as u64;
-        let mut newest: BTreeMap<String, MultiViewFrame> = BTreeMap::new();
+        // Malformed frames are counted and dropped first, so one never displaces a good frame.
+        let mut newest: BTreeMap<String, (MultiViewFrame, ViewImages)> = BTreeMap::new();
         for f in pending {
             if !serves(&f.robot_id) {
                 continue;
             }
-            if newest.insert(f.robot_id.clone(), f).is_some() {
-                stats.superseded += 1;
-            }
-        }
-        let mut batch: Vec<(MultiViewFrame, ViewImages)> = Vec::new();
-        for (_, f) in newest {
             match frame_images(&scorer, &f) {
-                Ok(images) => batch.push((f, images)),
+                Ok(images) => {
+                    if newest.insert(f.robot_id.clone(), (f, images)).is_some() {
+                        stats.superseded += 1;
+                    }
+                }
                 Err(e) => {
                     tracing::warn!("reward node: frame of {} rejected: {e}", f.robot_id);
                     *stats.rejected.entry(reason(&e)).or_default() += 1;
                 }
             }
         }
+        let batch: Vec<(MultiViewFrame, ViewImages)> = newest.into_values().collect();
         // Publishers first (the only awaits); scoring below holds tensors and never awaits.
         let ids: Vec<String> = batch.iter().map(|(f, _)| f.robot_id.clone()).collect();
         for id in &ids {

@@ -157,7 +157,8 @@ async fn the_node_scores_two_robots_and_survives_bad_frames() {
             .put(&frame("arm1", 1, step, both(x)[..1].to_vec()))
             .unwrap();
         if step == 2 {
-            // An unknown view, a depth image and a garbage payload.
+            // An unknown view, a depth image and a garbage payload, right behind the good
+            // frames: a malformed frame must not displace a good one waiting with it.
             let mut unknown = both(x);
             unknown[1].name = "top".into();
             pubs[0].put(&frame("arm0", 1, 100, unknown)).unwrap();
