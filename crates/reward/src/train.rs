@@ -653,7 +653,7 @@ mod tests {
             "views get dropped"
         );
         let goals: Vec<f32> = Vec::try_from(&b.goal_mask).unwrap_or_default();
-        assert!(goals.iter().any(|&g| g == 1.0) && goals.iter().any(|&g| g == 0.0));
+        assert!(goals.contains(&1.0) && goals.contains(&0.0));
     }
 
     #[test]
