@@ -73,6 +73,17 @@ impl Bus {
         Subscriber::declare(&self.session, key_expr, qos.queue()).await
     }
 
+    /// Subscribes to `M` with an explicit subscriber queue instead of the QoS preset's, e.g.
+    /// a node that takes one stream from many robots through one wildcard subscription and
+    /// needs room for each robot's newest message.
+    pub async fn subscriber_with_queue<M: Message>(
+        &self,
+        key_expr: &str,
+        queue: QueuePolicy,
+    ) -> Result<Subscriber<M>, BusError> {
+        Subscriber::declare(&self.session, key_expr, queue).await
+    }
+
     /// Declares this process as node `node` serving `robot`, visible until the handle drops.
     pub async fn declare_node(&self, robot: &str, node: &str) -> Result<NodeHandle, BusError> {
         NodeHandle::declare(&self.session, robot, node).await

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::Instant;
 
-use striatum_bus::{Bus, NodeHandle, Publisher, Qos};
+use striatum_bus::{Bus, NodeHandle, Publisher, Qos, QueuePolicy};
 use striatum_msgs::topics::{Topic, pattern, streams};
 use striatum_msgs::{
     EpisodeEvent, EpisodeEventKind, Image, MultiViewFrame, PixelEncoding, ProgressReward,
@@ -24,6 +24,9 @@ use crate::scorer::{EpisodeState, Scorer, ViewImages};
 
 /// Name of the node in keys and liveliness tokens.
 pub const NODE: &str = "reward";
+
+/// Frames (of all robots together) the node's subscription keeps while it is busy.
+pub const FRAME_QUEUE: usize = 64;
 
 /// Settings of the node.
 #[derive(Debug, Clone, Default)]
@@ -149,8 +152,14 @@ pub async fn run_node(
 ) -> Result<NodeStats, RewardError> {
     let key =
         |stream| pattern(None, None, Some(stream)).map_err(|e| RewardError::Invalid(e.to_string()));
+    // One wildcard subscription takes every robot's frames: its queue keeps the newest
+    // FRAME_QUEUE of them (the Frames preset keeps 2, which would drop one robot's frame
+    // whenever two others arrive first).
     let frames = bus
-        .subscriber::<MultiViewFrame>(&key(streams::FRAMES)?, Qos::Frames)
+        .subscriber_with_queue::<MultiViewFrame>(
+            &key(streams::FRAMES)?,
+            QueuePolicy::Latest(FRAME_QUEUE),
+        )
         .await?;
     let events = bus
         .subscriber::<EpisodeEvent>(&key(streams::EPISODE)?, Qos::Reliable)

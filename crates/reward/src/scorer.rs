@@ -314,14 +314,7 @@ impl Scorer {
                 .clamp_min(0.0)
                 .sqrt()
         });
-        let col = |t: &Tensor| -> Vec<f64> {
-            Vec::<f64>::try_from(
-                t.to_kind(Kind::Double)
-                    .to_device(Device::Cpu)
-                    .flatten(0, -1),
-            )
-            .unwrap_or_default()
-        };
+        let col = column;
         let (p, h, u, d, dl) = (
             col(&progress),
             col(&entropy),
@@ -423,14 +416,7 @@ impl Scorer {
                 &mask,
                 &text,
             );
-            let col = |x: &Tensor| -> Vec<f64> {
-                Vec::<f64>::try_from(
-                    x.to_kind(Kind::Double)
-                        .to_device(Device::Cpu)
-                        .flatten(0, -1),
-                )
-                .unwrap_or_default()
-            };
+            let col = column;
             let (p, h, u, d, dl) = (
                 col(&o.progress),
                 col(&o.entropy),
@@ -473,6 +459,16 @@ impl Scorer {
         }
         Ok(out)
     }
+}
+
+/// A tensor's values as a flat `f64` vector on the CPU.
+fn column(t: &Tensor) -> Vec<f64> {
+    Vec::<f64>::try_from(
+        t.to_kind(Kind::Double)
+            .to_device(Device::Cpu)
+            .flatten(0, -1),
+    )
+    .unwrap_or_default()
 }
 
 /// The fused outputs every engine provides.
