@@ -35,6 +35,16 @@ fn args(data: &std::path::Path, out: &std::path::Path, steps: u64) -> FitArgs {
     }
 }
 
+/// The episodes of one split, in the model's views.
+fn load_split(data: &std::path::Path, split: Split, views: &[String]) -> Vec<EpisodeData> {
+    dataset::list(&[data.to_path_buf()])
+        .unwrap()
+        .into_iter()
+        .filter(|(_, m)| Split::of_seed(m.seed) == split)
+        .map(|(p, _)| dataset::load(&p, views, 64).unwrap())
+        .collect()
+}
+
 #[test]
 fn a_short_run_learns_checkpoints_and_resumes() {
     tch::set_num_threads(2);
@@ -77,12 +87,7 @@ fn a_short_run_learns_checkpoints_and_resumes() {
     let a = Scorer::load(&out, Device::Cpu).unwrap();
     let b = Scorer::load(&copy, Device::Cpu).unwrap();
     let views = a.views().to_vec();
-    let eps: Vec<EpisodeData> = dataset::list(std::slice::from_ref(&data))
-        .unwrap()
-        .into_iter()
-        .filter(|(_, m)| Split::of_seed(m.seed) == Split::Test)
-        .map(|(p, _)| dataset::load(&p, &views, 64).unwrap())
-        .collect();
+    let eps = load_split(&data, Split::Test, &views);
     assert_eq!(eps.len(), 4, "seeds 8 and 9 of two variants");
     for e in &eps {
         let ea = a
@@ -122,12 +127,7 @@ fn a_short_run_learns_checkpoints_and_resumes() {
         a.done.k,
     )
     .unwrap();
-    let train: Vec<EpisodeData> = dataset::list(std::slice::from_ref(&data))
-        .unwrap()
-        .into_iter()
-        .filter(|(_, m)| Split::of_seed(m.seed) == Split::Train)
-        .map(|(p, _)| dataset::load(&p, &views, 64).unwrap())
-        .collect();
+    let train = load_split(&data, Split::Train, &views);
     let blind = eval::evaluate(&BlindTime::fit(train.iter()), &refs, 0.5, 1).unwrap();
     let (o, b) = (&ours["slide"], &blind["slide"]);
     assert!(o.voc > 0.8, "ours VOC {}", o.voc);
