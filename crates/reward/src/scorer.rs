@@ -314,15 +314,18 @@ impl Scorer {
                 .clamp_min(0.0)
                 .sqrt()
         });
-        let col = column;
-        let (p, h, u, d, dl) = (
-            col(&progress),
-            col(&entropy),
-            col(&uncertainty),
-            col(&out.done_prob),
-            col(&out.delta),
+        let cols = Columns::new(
+            [
+                &progress,
+                &entropy,
+                &uncertainty,
+                &out.done_prob,
+                &out.delta,
+            ],
+            &out.view_progress,
+            &out.view_confidence,
+            v,
         );
-        let (vp, vc) = (col(&out.view_progress), col(&out.view_confidence));
         let emb = out.embedding.as_ref().map(|e| {
             Vec::<f32>::try_from(e.to_kind(Kind::Float).to_device(Device::Cpu).flatten(0, -1))
                 .unwrap_or_default()
@@ -331,27 +334,18 @@ impl Scorer {
         let mut estimates = Vec::with_capacity(b);
         for (bi, (st, _)) in batch.iter_mut().enumerate() {
             st.steps += 1;
-            let done = st.hysteresis.update(d[bi]);
-            estimates.push(Estimate {
-                progress: p[bi],
-                entropy: h[bi],
-                uncertainty: u[bi],
-                done_prob: d[bi],
+            let done = st.hysteresis.update(cols.done_prob[bi]);
+            let embedding = emb
+                .as_ref()
+                .map(|e| e[bi * e_dim..(bi + 1) * e_dim].to_vec())
+                .unwrap_or_default();
+            estimates.push(cols.estimate(
+                bi,
+                |vi| mask[bi * v + vi] > 0.0,
+                self.views(),
                 done,
-                delta: dl[bi],
-                per_view: (0..v)
-                    .filter(|&vi| mask[bi * v + vi] > 0.0)
-                    .map(|vi| ViewEstimate {
-                        view: self.views()[vi].clone(),
-                        progress: vp[bi * v + vi],
-                        confidence: vc[bi * v + vi],
-                    })
-                    .collect(),
-                embedding: emb
-                    .as_ref()
-                    .map(|e| e[bi * e_dim..(bi + 1) * e_dim].to_vec())
-                    .unwrap_or_default(),
-            });
+                embedding,
+            ));
         }
         Ok(estimates)
     }
@@ -416,34 +410,21 @@ impl Scorer {
                 &mask,
                 &text,
             );
-            let col = column;
-            let (p, h, u, d, dl) = (
-                col(&o.progress),
-                col(&o.entropy),
-                col(&o.uncertainty),
-                col(&o.done_prob),
-                col(&o.delta),
+            let cols = Columns::new(
+                [
+                    &o.progress,
+                    &o.entropy,
+                    &o.uncertainty,
+                    &o.done_prob,
+                    &o.delta,
+                ],
+                &o.view_progress,
+                &o.view_confidence,
+                v as usize,
             );
-            let (vp, vc) = (col(&o.view_progress), col(&o.view_confidence));
-            let v = v as usize;
             for k in 0..t as usize {
-                out.push(Estimate {
-                    progress: p[k],
-                    entropy: h[k],
-                    uncertainty: u[k],
-                    done_prob: d[k],
-                    done: state.hysteresis.update(d[k]),
-                    delta: dl[k],
-                    per_view: (0..v)
-                        .filter(|&vi| present[vi])
-                        .map(|vi| ViewEstimate {
-                            view: self.views()[vi].clone(),
-                            progress: vp[k * v + vi],
-                            confidence: vc[k * v + vi],
-                        })
-                        .collect(),
-                    embedding: Vec::new(),
-                });
+                let done = state.hysteresis.update(cols.done_prob[k]);
+                out.push(cols.estimate(k, |vi| present[vi], self.views(), done, Vec::new()));
             }
             return Ok(out);
         }
@@ -469,6 +450,69 @@ fn column(t: &Tensor) -> Vec<f64> {
             .flatten(0, -1),
     )
     .unwrap_or_default()
+}
+
+/// Fused and per-view outputs as CPU vectors, row `i` of which makes one [`Estimate`].
+struct Columns {
+    progress: Vec<f64>,
+    entropy: Vec<f64>,
+    uncertainty: Vec<f64>,
+    done_prob: Vec<f64>,
+    delta: Vec<f64>,
+    view_progress: Vec<f64>,
+    view_confidence: Vec<f64>,
+    views: usize,
+}
+
+impl Columns {
+    /// From `[progress, entropy, uncertainty, done_prob, delta]` `[N]` and per-view `[N, V]`.
+    fn new(
+        fused: [&Tensor; 5],
+        view_progress: &Tensor,
+        view_confidence: &Tensor,
+        views: usize,
+    ) -> Self {
+        let [p, h, u, d, dl] = fused.map(column);
+        Self {
+            progress: p,
+            entropy: h,
+            uncertainty: u,
+            done_prob: d,
+            delta: dl,
+            view_progress: column(view_progress),
+            view_confidence: column(view_confidence),
+            views,
+        }
+    }
+
+    /// Row `i`, listing the views `present` says are there.
+    fn estimate(
+        &self,
+        i: usize,
+        present: impl Fn(usize) -> bool,
+        names: &[String],
+        done: bool,
+        embedding: Vec<f32>,
+    ) -> Estimate {
+        let v = self.views;
+        Estimate {
+            progress: self.progress[i],
+            entropy: self.entropy[i],
+            uncertainty: self.uncertainty[i],
+            done_prob: self.done_prob[i],
+            done,
+            delta: self.delta[i],
+            per_view: (0..v)
+                .filter(|&vi| present(vi))
+                .map(|vi| ViewEstimate {
+                    view: names[vi].clone(),
+                    progress: self.view_progress[i * v + vi],
+                    confidence: self.view_confidence[i * v + vi],
+                })
+                .collect(),
+            embedding,
+        }
+    }
 }
 
 /// The fused outputs every engine provides.
