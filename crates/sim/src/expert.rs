@@ -3,8 +3,8 @@
 //! variants a reward model learns from:
 //! - `expert`: the controller as is;
 //! - `noisy`: Gaussian noise on every translation (30% of the largest step by default);
-//! - `partial`: the expert until the task's stage reaches `k` (default: half the stages), then
-//!   it holds still;
+//! - `partial`: the expert until the task's stage reaches `k` (default: half the stages; a
+//!   task of one stage stops when its progress passes 0.5), then it holds still;
 //! - `regress`: the expert until progress passes 0.8, then it undoes its work (carries or
 //!   pushes the object back to where it started, closes the drawer, backs off the target) and
 //!   returns the arm to where it started;
@@ -28,7 +28,8 @@ pub enum Variant {
     Expert,
     /// The expert with Gaussian translation noise of this many largest steps (std).
     Noisy(f64),
-    /// The expert until this many stages are complete, then still.
+    /// The expert until this many stages are complete (a one-stage task: until progress
+    /// passes 0.5), then still.
     Partial(Option<usize>),
     /// The expert, then undoing progress.
     Regress,
@@ -121,6 +122,8 @@ pub struct ScriptedExpert {
 
 /// Progress at which the regress variant turns round.
 const REGRESS_AT: f64 = 0.8;
+/// Progress at which `partial` stops on a task of one stage.
+const PARTIAL_SINGLE_STAGE_AT: f64 = 0.5;
 /// [`REGRESS_AT`] for pushing.
 const PUSH_REGRESS_AT: f64 = 0.5;
 /// Lift height for carrying (m above the table).
@@ -223,10 +226,19 @@ impl ScriptedExpert {
                 };
             }
             Variant::Partial(k) => {
-                let k = k
-                    .unwrap_or(self.stages.div_ceil(2))
-                    .min(self.stages.saturating_sub(1));
-                if info.is_some_and(|i| i.stage >= k.max(1)) {
+                // A task of one stage has no stage boundary before its end: it stops halfway
+                // through that stage instead, so a partial trajectory never finishes.
+                let halted = info.is_some_and(|i| {
+                    if self.stages > 1 {
+                        let k = k
+                            .unwrap_or(self.stages.div_ceil(2))
+                            .min(self.stages - 1);
+                        i.stage >= k.max(1)
+                    } else {
+                        i.progress >= PARTIAL_SINGLE_STAGE_AT
+                    }
+                });
+                if halted {
                     self.stopped = true;
                 }
                 if self.stopped {

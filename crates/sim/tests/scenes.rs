@@ -88,6 +88,7 @@ fn experts_solve_every_supported_pair_on_at_least_95_of_100_seeds() {
 #[test]
 fn variants_do_what_their_names_say() {
     for (scene, robot) in [
+        ("reach", "panda"),
         ("push_cube", "panda"),
         ("pick_place", "panda"),
         ("open_drawer", "panda"),
