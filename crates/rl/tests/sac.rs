@@ -1,0 +1,213 @@
+//! The SAC learner learns a small continuous-control task, mixes demonstrations in, and a
+//! learner restored from its checkpoint continues exactly as the uninterrupted one.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use striatum_rl::{Policy, ReplayBuffer, Sac, SacConfig, StepEnd, Transition};
+use tch::Device;
+
+/// A point in the plane that must reach a goal: obs (x, y, gx, gy), action a step of up to
+/// 0.1 per axis, reward minus the distance after the step, terminal within 0.05 of the goal.
+struct PointReach {
+    pos: [f32; 2],
+    goal: [f32; 2],
+    steps: usize,
+}
+
+const LIMIT: usize = 30;
+
+impl PointReach {
+    fn reset(rng: &mut StdRng) -> Self {
+        let mut r = || rng.random_range(-1.0f32..1.0);
+        PointReach {
+            pos: [r(), r()],
+            goal: [r(), r()],
+            steps: 0,
+        }
+    }
+
+    fn obs(&self) -> Vec<f32> {
+        vec![self.pos[0], self.pos[1], self.goal[0], self.goal[1]]
+    }
+
+    fn distance(&self) -> f32 {
+        ((self.pos[0] - self.goal[0]).powi(2) + (self.pos[1] - self.goal[1]).powi(2)).sqrt()
+    }
+
+    fn step(&mut self, a: &[f32]) -> (f32, StepEnd) {
+        for (p, d) in self.pos.iter_mut().zip(a) {
+            *p = (*p + 0.1 * d.clamp(-1.0, 1.0)).clamp(-1.2, 1.2);
+        }
+        self.steps += 1;
+        let d = self.distance();
+        let end = if d < 0.05 {
+            StepEnd::Terminal
+        } else if self.steps >= LIMIT {
+            StepEnd::Truncated
+        } else {
+            StepEnd::Continue
+        };
+        (-d, end)
+    }
+}
+
+fn small_config(seed: u64) -> SacConfig {
+    SacConfig {
+        hidden: vec![64, 64],
+        critics: 4,
+        critic_subset: 2,
+        batch: 64,
+        utd: 1,
+        lr: 1e-3,
+        gamma: 0.9,
+        seed,
+        ..SacConfig::default()
+    }
+}
+
+/// Success rate of the deterministic policy over `episodes` fresh goals.
+fn success_rate(mut policy: impl FnMut(&[f32]) -> Vec<f32>, episodes: usize, seed: u64) -> f64 {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut wins = 0;
+    for _ in 0..episodes {
+        let mut env = PointReach::reset(&mut rng);
+        loop {
+            let (_, end) = env.step(&policy(&env.obs()));
+            match end {
+                StepEnd::Terminal => {
+                    wins += 1;
+                    break;
+                }
+                StepEnd::Truncated => break,
+                StepEnd::Continue => {}
+            }
+        }
+    }
+    wins as f64 / episodes as f64
+}
+
+#[test]
+fn sac_learns_to_reach_a_point_and_beats_random_actions() {
+    let mut sac = Sac::new(4, 2, small_config(1), Device::Cpu).unwrap();
+    let mut online = ReplayBuffer::new(4, 2, 20_000).unwrap();
+    let mut rng = StdRng::seed_from_u64(2);
+    let mut env = PointReach::reset(&mut rng);
+    for step in 0..4000 {
+        let obs = env.obs();
+        let action = if step < 500 {
+            vec![rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)]
+        } else {
+            sac.act(&obs, false, &mut rng).unwrap()
+        };
+        let (reward, end) = env.step(&action);
+        online
+            .push(&Transition {
+                obs,
+                action,
+                reward,
+                next_obs: env.obs(),
+                end,
+            })
+            .unwrap();
+        if end != StepEnd::Continue {
+            env = PointReach::reset(&mut rng);
+        }
+        if step >= 500 {
+            let stats = sac.update(None, &online).unwrap();
+            assert!(stats.critic_loss.is_finite() && stats.temperature > 0.0);
+        }
+    }
+    let mut act_rng = StdRng::seed_from_u64(3);
+    let learned = success_rate(
+        |o| sac.act(o, true, &mut StdRng::seed_from_u64(0)).unwrap(),
+        100,
+        9,
+    );
+    let random = success_rate(
+        |_| {
+            vec![
+                act_rng.random_range(-1.0..1.0),
+                act_rng.random_range(-1.0..1.0),
+            ]
+        },
+        100,
+        9,
+    );
+    assert!(
+        learned >= 0.9 && learned > random + 0.5,
+        "learned {learned:.2} vs random {random:.2}"
+    );
+    assert_eq!(sac.updates(), 3500);
+}
+
+#[test]
+fn checkpoint_resume_continues_exactly() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut demo = ReplayBuffer::new(4, 2, 1000).unwrap();
+    let mut online = ReplayBuffer::new(4, 2, 1000).unwrap();
+    for i in 0..600 {
+        let mut env = PointReach::reset(&mut rng);
+        let obs = env.obs();
+        let action = vec![rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)];
+        let (reward, end) = env.step(&action);
+        let t = Transition {
+            obs,
+            action,
+            reward,
+            next_obs: env.obs(),
+            end,
+        };
+        if i % 2 == 0 {
+            demo.push(&t).unwrap();
+        } else {
+            online.push(&t).unwrap();
+        }
+    }
+    let mut a = Sac::new(4, 2, small_config(7), Device::Cpu).unwrap();
+    for _ in 0..20 {
+        a.update(Some(&demo), &online).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    a.save(dir.path()).unwrap();
+    let mut b = Sac::load(dir.path(), Device::Cpu).unwrap();
+    assert_eq!(b.updates(), 20);
+    for _ in 0..15 {
+        let sa = a.update(Some(&demo), &online).unwrap();
+        let sb = b.update(Some(&demo), &online).unwrap();
+        assert_eq!(sa, sb);
+    }
+    let (va, vb) = (a.all_variables(), b.all_variables());
+    assert_eq!(va.len(), vb.len());
+    for (name, t) in &va {
+        assert!(t.equal(&vb[name]), "{name} differs after resume");
+    }
+    // A policy fed the learner's weights acts exactly like the learner.
+    let mut policy = Policy::new(4, 2, a.config(), Device::Cpu).unwrap();
+    policy.load(&a.actor_weights()).unwrap();
+    let obs = [0.3, -0.2, 0.1, 0.5];
+    let r = &mut StdRng::seed_from_u64(0);
+    assert_eq!(
+        policy.act(&obs, true, r).unwrap(),
+        a.act(&obs, true, r).unwrap()
+    );
+    // Broken checkpoints are named.
+    std::fs::write(dir.path().join("learner.safetensors"), b"garbage").unwrap();
+    let e = Sac::load(dir.path(), Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("learner.safetensors"), "{e}");
+    let e = Sac::load(&dir.path().join("missing"), Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("learner.json"), "{e}");
+    // A wrong-shaped broadcast leaves the policy's weights alone.
+    let mut w = a.actor_weights();
+    w[0].1 = tch::Tensor::zeros([3], (tch::Kind::Float, Device::Cpu));
+    assert!(policy.load(&w).is_err());
+    assert_eq!(
+        policy.act(&obs, true, r).unwrap(),
+        a.act(&obs, true, r).unwrap()
+    );
+}
