@@ -26,6 +26,8 @@ pub struct FitArgs {
     pub out: PathBuf,
     /// Views to use (default: every camera in the data).
     pub views: Option<Vec<String>>,
+    /// Encoder input side in pixels for a new model (default 64; a resumed run keeps its own).
+    pub image_size: Option<i64>,
     /// Tasks to leave out of training (e.g. the one kept for adaptation).
     pub exclude_tasks: Vec<String>,
     /// Training settings.
@@ -163,7 +165,13 @@ pub fn fit(args: &FitArgs, on_event: &mut dyn FnMut(&Event)) -> Result<FitSummar
     };
     let config = match &previous {
         Some(m) => m.model.clone(),
-        None => ModelConfig::new(views.clone(), tokenizer.capacity as i64),
+        None => {
+            let mut c = ModelConfig::new(views.clone(), tokenizer.capacity as i64);
+            if let Some(size) = args.image_size {
+                c.image_size = size;
+            }
+            c
+        }
     };
     let dirs: Vec<PathBuf> = listed.iter().map(|(p, _)| p.clone()).collect();
     let total = dirs.len();

@@ -18,6 +18,7 @@ fn args(data: &std::path::Path, out: &std::path::Path, steps: u64) -> FitArgs {
         data: vec![data.to_path_buf()],
         out: out.to_path_buf(),
         views: None,
+        image_size: None,
         exclude_tasks: vec![],
         config: TrainConfig {
             steps,

@@ -139,6 +139,10 @@ pub struct TrainArgs {
     /// Tasks to keep out of training.
     #[arg(long, value_delimiter = ',')]
     exclude_tasks: Vec<String>,
+    /// Encoder input side in pixels for a new model (a multiple of 16; frames are resized to
+    /// it). A resumed run keeps its checkpoint's size.
+    #[arg(long)]
+    image_size: Option<i64>,
     /// Validate, calibrate and checkpoint every N steps.
     #[arg(long, default_value_t = 250)]
     eval_every: u64,
@@ -236,6 +240,7 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
         data: a.data.clone(),
         out: a.out.clone(),
         views: a.views.clone(),
+        image_size: a.image_size,
         exclude_tasks: a.exclude_tasks.clone(),
         config: TrainConfig {
             steps: a.steps,
