@@ -1,10 +1,14 @@
 //! Reinforcement learning from progress rewards: potential-based shaping ([`shaping`]),
-//! replay buffers that mix demonstrations with online data ([`buffer`]) and a SAC learner
-//! with the RLPD recipe ([`sac`]).
+//! replay buffers that mix demonstrations with online data ([`buffer`]), a SAC learner
+//! with the RLPD recipe ([`sac`]), actors and learner over the bus ([`transport`]) and the
+//! learner and actor loops ([`learner`], [`actor`]).
 
+pub mod actor;
 pub mod buffer;
+pub mod learner;
 pub mod sac;
 pub mod shaping;
+pub mod transport;
 
 use std::path::Path;
 
@@ -30,6 +34,9 @@ pub enum RlError {
     /// libtorch refused an operation.
     #[error("torch: {0}")]
     Torch(String),
+    /// The bus refused an operation.
+    #[error("transport: {0}")]
+    Transport(String),
     /// A file could not be read or written.
     #[error("{0}: {1}")]
     Io(String, #[source] std::io::Error),

@@ -4,52 +4,10 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use striatum_rl::{Policy, ReplayBuffer, Sac, SacConfig, StepEnd, Transition};
+
+mod common;
+use common::PointReach;
 use tch::Device;
-
-/// A point in the plane that must reach a goal: obs (x, y, gx, gy), action a step of up to
-/// 0.1 per axis, reward minus the distance after the step, terminal within 0.05 of the goal.
-struct PointReach {
-    pos: [f32; 2],
-    goal: [f32; 2],
-    steps: usize,
-}
-
-const LIMIT: usize = 30;
-
-impl PointReach {
-    fn reset(rng: &mut StdRng) -> Self {
-        let mut r = || rng.random_range(-1.0f32..1.0);
-        PointReach {
-            pos: [r(), r()],
-            goal: [r(), r()],
-            steps: 0,
-        }
-    }
-
-    fn obs(&self) -> Vec<f32> {
-        vec![self.pos[0], self.pos[1], self.goal[0], self.goal[1]]
-    }
-
-    fn distance(&self) -> f32 {
-        ((self.pos[0] - self.goal[0]).powi(2) + (self.pos[1] - self.goal[1]).powi(2)).sqrt()
-    }
-
-    fn step(&mut self, a: &[f32]) -> (f32, StepEnd) {
-        for (p, d) in self.pos.iter_mut().zip(a) {
-            *p = (*p + 0.1 * d.clamp(-1.0, 1.0)).clamp(-1.2, 1.2);
-        }
-        self.steps += 1;
-        let d = self.distance();
-        let end = if d < 0.05 {
-            StepEnd::Terminal
-        } else if self.steps >= LIMIT {
-            StepEnd::Truncated
-        } else {
-            StepEnd::Continue
-        };
-        (-d, end)
-    }
-}
 
 fn small_config(seed: u64) -> SacConfig {
     SacConfig {
@@ -70,9 +28,9 @@ fn success_rate(mut policy: impl FnMut(&[f32]) -> Vec<f32>, episodes: usize, see
     let mut rng = StdRng::seed_from_u64(seed);
     let mut wins = 0;
     for _ in 0..episodes {
-        let mut env = PointReach::reset(&mut rng);
+        let mut env = PointReach::new(rng.random());
         loop {
-            let (_, end) = env.step(&policy(&env.obs()));
+            let (_, end) = env.apply(&policy(&env.obs()));
             match end {
                 StepEnd::Terminal => {
                     wins += 1;
@@ -91,7 +49,7 @@ fn sac_learns_to_reach_a_point_and_beats_random_actions() {
     let mut sac = Sac::new(4, 2, small_config(1), Device::Cpu).unwrap();
     let mut online = ReplayBuffer::new(4, 2, 20_000).unwrap();
     let mut rng = StdRng::seed_from_u64(2);
-    let mut env = PointReach::reset(&mut rng);
+    let mut env = PointReach::new(rng.random());
     for step in 0..4000 {
         let obs = env.obs();
         let action = if step < 500 {
@@ -99,7 +57,7 @@ fn sac_learns_to_reach_a_point_and_beats_random_actions() {
         } else {
             sac.act(&obs, false, &mut rng).unwrap()
         };
-        let (reward, end) = env.step(&action);
+        let (reward, end) = env.apply(&action);
         online
             .push(&Transition {
                 obs,
@@ -110,7 +68,7 @@ fn sac_learns_to_reach_a_point_and_beats_random_actions() {
             })
             .unwrap();
         if end != StepEnd::Continue {
-            env = PointReach::reset(&mut rng);
+            env.restart();
         }
         if step >= 500 {
             let stats = sac.update(None, &online).unwrap();
@@ -146,10 +104,10 @@ fn checkpoint_resume_continues_exactly() {
     let mut demo = ReplayBuffer::new(4, 2, 1000).unwrap();
     let mut online = ReplayBuffer::new(4, 2, 1000).unwrap();
     for i in 0..600 {
-        let mut env = PointReach::reset(&mut rng);
+        let mut env = PointReach::new(rng.random());
         let obs = env.obs();
         let action = vec![rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)];
-        let (reward, end) = env.step(&action);
+        let (reward, end) = env.apply(&action);
         let t = Transition {
             obs,
             action,

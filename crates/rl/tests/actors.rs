@@ -1,0 +1,179 @@
+//! Actors and the learner over in-process Zenoh: transitions stream in as they happen, an
+//! actor that dies and restarts (and a new one that joins) carries on without restarting the
+//! learner, nothing is duplicated or lost, weights reach the actors, and a restarted learner
+//! resumes from its checkpoint.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helper threads panic on broken fixtures
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use striatum_bus::{Bus, BusConfig, free_local_endpoint};
+use striatum_rl::actor::{ActorLinks, ActorOptions, run_actor};
+use striatum_rl::learner::{Learner, LearnerConfig, LearnerLinks, RewardMode, run_learner};
+use striatum_rl::{SacConfig, ShapingConfig};
+use tch::Device;
+
+mod common;
+use common::PointReach;
+
+fn sac() -> SacConfig {
+    SacConfig {
+        hidden: vec![32, 32],
+        critics: 2,
+        batch: 32,
+        utd: 1,
+        gamma: 0.9,
+        ..SacConfig::default()
+    }
+}
+
+fn learner_config() -> LearnerConfig {
+    LearnerConfig {
+        run: "test_run".into(),
+        obs_dim: 4,
+        act_dim: 2,
+        reward: RewardMode::Shaped,
+        shaping: ShapingConfig {
+            gamma: 0.9,
+            ..ShapingConfig::default()
+        },
+        sac: sac(),
+        online_capacity: 10_000,
+        demo_capacity: 100,
+        warmup: 64,
+        weights_period_s: 0.2,
+        checkpoint_period_s: 60.0,
+        ..LearnerConfig::default()
+    }
+}
+
+fn actor_options(name: &str, seed: u64) -> ActorOptions {
+    ActorOptions {
+        name: name.into(),
+        robot: format!("robot_{name}"),
+        run: "test_run".into(),
+        sac: sac(),
+        seed,
+        ..ActorOptions::default()
+    }
+}
+
+/// Runs one actor incarnation for `steps` steps on its own thread, pacing it a little so
+/// weights have time to arrive.
+fn actor_run(
+    bus: Bus,
+    name: &str,
+    seed: u64,
+    steps: u64,
+) -> std::thread::JoinHandle<striatum_rl::actor::ActorStats> {
+    let options = actor_options(name, seed);
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let mut links = rt.block_on(ActorLinks::connect(&bus, &options)).unwrap();
+        // Let the subscriptions meet before the first transition.
+        std::thread::sleep(Duration::from_millis(300));
+        let mut env = Paced(PointReach::new(seed));
+        let stop = AtomicBool::new(false);
+        run_actor(&mut env, &mut links, &options, &stop, Some(steps), |_| {}).unwrap()
+    })
+}
+
+/// The point task, slowed to about 500 steps/s so the test looks like a real actor.
+struct Paced(PointReach);
+
+impl striatum_rl::actor::ActorEnv for Paced {
+    fn obs_dim(&self) -> usize {
+        4
+    }
+    fn act_dim(&self) -> usize {
+        2
+    }
+    fn reset(
+        &mut self,
+        e: u64,
+    ) -> Result<striatum_rl::actor::EnvObservation, striatum_rl::RlError> {
+        self.0.reset(e)
+    }
+    fn step(&mut self, a: &[f32]) -> Result<striatum_rl::actor::EnvStep, striatum_rl::RlError> {
+        std::thread::sleep(Duration::from_millis(2));
+        self.0.step(a)
+    }
+}
+
+#[test]
+fn actors_restart_and_join_without_duplicates_and_the_learner_resumes() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let endpoint = free_local_endpoint().unwrap();
+    let learner_bus = rt
+        .block_on(Bus::open(&BusConfig::isolated(
+            std::slice::from_ref(&endpoint),
+            &[],
+        )))
+        .unwrap();
+    let actor_bus = rt
+        .block_on(Bus::open(&BusConfig::isolated(
+            &[],
+            std::slice::from_ref(&endpoint),
+        )))
+        .unwrap();
+    let ckpt = tempfile::tempdir().unwrap();
+    let ckpt_dir = ckpt.path().join("learner");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let learner_thread = {
+        let (bus, stop, dir) = (learner_bus.clone(), stop.clone(), ckpt_dir.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            let mut links = rt
+                .block_on(LearnerLinks::connect(&bus, "test_run"))
+                .unwrap();
+            let mut learner = Learner::new(learner_config(), Device::Cpu).unwrap();
+            let status = run_learner(&mut learner, &mut links, &dir, &stop, |_| {}).unwrap();
+            (status, learner.sac().updates())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Actor a runs, dies; a new incarnation of a and a new actor b then run side by side.
+    let a1 = actor_run(actor_bus.clone(), "a", 1, 400).join().unwrap();
+    let a2 = actor_run(actor_bus.clone(), "a", 2, 300);
+    let b = actor_run(actor_bus.clone(), "b", 3, 300);
+    let (a2, b) = (a2.join().unwrap(), b.join().unwrap());
+    std::thread::sleep(Duration::from_millis(800));
+    stop.store(true, Ordering::Relaxed);
+    let (status, updates) = learner_thread.join().unwrap();
+
+    let sent = a1.sent + a2.sent + b.sent;
+    assert_eq!(sent, 1000);
+    let t = status.transport;
+    assert_eq!(t.accepted, sent, "every transition arrived once: {t:?}");
+    assert_eq!((t.duplicates, t.lost, t.stale), (0, 0, 0), "{t:?}");
+    assert_eq!((t.restarts, t.actors), (1, 2), "{t:?}");
+    assert_eq!(status.counters.transitions, sent);
+    assert_eq!(status.online_len as u64, sent);
+    assert!(updates > 0, "the learner trained");
+    // The actors acted on broadcast weights (the restarted and the new one too).
+    for s in [&a1, &a2, &b] {
+        assert!(s.weight_updates > 0 && s.weights_version.is_some(), "{s:?}");
+        assert!(s.random_steps < s.steps, "{s:?}");
+        assert_eq!(s.weights_rejected, 0);
+    }
+
+    // A restarted learner resumes from its checkpoint: same updates, buffers and counters.
+    let resumed = Learner::resume_or_new(&ckpt_dir, learner_config(), Device::Cpu).unwrap();
+    assert_eq!(resumed.sac().updates(), updates);
+    assert_eq!(resumed.online().len() as u64, sent);
+    assert_eq!(resumed.counters().transitions, sent);
+    assert!(resumed.counters().checkpoints >= 1);
+    // A checkpoint of another shape is refused by name.
+    let mut other = learner_config();
+    other.obs_dim = 5;
+    let e = Learner::resume_or_new(&ckpt_dir, other, Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("obs 4"), "{e}");
+    rt.block_on(learner_bus.close()).unwrap();
+    rt.block_on(actor_bus.close()).unwrap();
+}
