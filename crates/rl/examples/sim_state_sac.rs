@@ -1,0 +1,211 @@
+//! SAC with the RLPD recipe on a simulator task from privileged state, in one process: how
+//! fast the learner alone gets there, before cameras and the reward model join the loop.
+//!
+//! `cargo run --release -p striatum-rl --example sim_state_sac -- sim_scenes/push_cube.toml robots/so101 20000`
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use striatum_rl::learner::RewardMode;
+use striatum_rl::{ReplayBuffer, Sac, SacConfig, ShapingConfig, StepEnd, Transition};
+use striatum_sim::{Action, Env, Observation, ScriptedExpert, Variant};
+use tch::Device;
+
+const HORIZON: usize = 100;
+
+fn features(obs: &Observation) -> Vec<f32> {
+    let ee = obs.ee_position;
+    let mut v: Vec<f32> = ee.iter().map(|x| *x as f32).collect();
+    v.push(obs.gripper as f32);
+    for o in obs.privileged.objects.iter().chain(&obs.privileged.targets) {
+        for i in 0..3 {
+            v.push(o.position[i] as f32);
+            v.push((o.position[i] - ee[i]) as f32);
+        }
+    }
+    if let (Some(a), Some(b)) = (
+        obs.privileged.objects.first(),
+        obs.privileged.targets.first(),
+    ) {
+        for i in 0..3 {
+            v.push(((b.position[i] - a.position[i]) * 10.0) as f32);
+        }
+    }
+    v
+}
+
+fn to_action(a: &[f32], max_t: f64) -> Action {
+    Action::EeDelta {
+        translation: [
+            f64::from(a[0]) * max_t,
+            f64::from(a[1]) * max_t,
+            f64::from(a[2]) * max_t,
+        ],
+        rotation: [0.0; 3],
+        gripper: (f64::from(a[3]) + 1.0) / 2.0,
+    }
+}
+
+fn from_action(a: &Action, max_t: f64) -> Vec<f32> {
+    match a {
+        Action::EeDelta {
+            translation,
+            gripper,
+            ..
+        } => vec![
+            (translation[0] / max_t).clamp(-1.0, 1.0) as f32,
+            (translation[1] / max_t).clamp(-1.0, 1.0) as f32,
+            (translation[2] / max_t).clamp(-1.0, 1.0) as f32,
+            (gripper * 2.0 - 1.0) as f32,
+        ],
+        Action::Joints { .. } => vec![0.0; 4],
+    }
+}
+
+struct Episode {
+    transitions: Vec<Transition>,
+    success: bool,
+}
+
+fn run_episode(
+    env: &mut Env,
+    seed: u64,
+    mode: RewardMode,
+    shaping: &ShapingConfig,
+    mut policy: impl FnMut(&Observation, Option<&striatum_sim::StepInfo>) -> Vec<f32>,
+) -> Result<Episode> {
+    let max_t = 0.03;
+    let mut obs = env.reset(seed)?;
+    let mut phi = env.evaluate().map_or(0.0, |p| p.value);
+    let mut info = None;
+    let mut out = Vec::new();
+    for t in 0..HORIZON {
+        let a = policy(&obs, info.as_ref());
+        let step = env.step(&to_action(&a, max_t))?;
+        let end = if step.terminated {
+            StepEnd::Terminal
+        } else if step.truncated || t + 1 == HORIZON {
+            StepEnd::Truncated
+        } else {
+            StepEnd::Continue
+        };
+        let r = mode.reward(shaping, step.reward, phi, step.info.progress, end);
+        out.push(Transition {
+            obs: features(&obs),
+            action: a,
+            reward: r as f32,
+            next_obs: features(&step.obs),
+            end,
+        });
+        phi = step.info.progress;
+        obs = step.obs;
+        info = Some(step.info);
+        if end != StepEnd::Continue {
+            return Ok(Episode {
+                transitions: out,
+                success: step.terminated,
+            });
+        }
+    }
+    Ok(Episode {
+        transitions: out,
+        success: false,
+    })
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let scene = args.get(1).context("scene path")?;
+    let robot = args.get(2).context("robot folder")?;
+    let budget: usize = args.get(3).map_or(Ok(20_000), |s| s.parse())?;
+    let mode = match args.get(4).map(String::as_str) {
+        Some("sparse") => RewardMode::Sparse,
+        Some("direct") => RewardMode::Direct,
+        _ => RewardMode::Shaped,
+    };
+    tch::set_num_threads(1);
+    let mut env = Env::load(scene, robot)?;
+    let shaping = ShapingConfig {
+        gamma: 0.97,
+        lambda: 1.0,
+        ..ShapingConfig::default()
+    };
+    let probe = env.reset(0)?;
+    let obs_dim = features(&probe).len();
+    let config = SacConfig {
+        gamma: 0.97,
+        batch: 256,
+        utd: 2,
+        critics: 4,
+        ..SacConfig::default()
+    };
+    let mut sac = Sac::new(obs_dim, 4, config, Device::Cpu)?;
+    let mut demo = ReplayBuffer::new(obs_dim, 4, 50_000)?;
+    let mut online = ReplayBuffer::new(obs_dim, 4, 200_000)?;
+    let start = Instant::now();
+    let mut demo_ok = 0;
+    for seed in 0..20u64 {
+        let mut expert = ScriptedExpert::new(env.scene(), env.robot(), Variant::Expert, seed);
+        let ep = run_episode(&mut env, 1_000_000 + seed, mode, &shaping, |o, i| {
+            from_action(&expert.act(o, i), 0.03)
+        })?;
+        demo_ok += usize::from(ep.success);
+        for t in &ep.transitions {
+            demo.push(t)?;
+        }
+    }
+    println!(
+        "obs {obs_dim}, {} demo transitions from 20 expert episodes ({demo_ok} successes), {:.1} s",
+        demo.len(),
+        start.elapsed().as_secs_f64()
+    );
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut steps = 0usize;
+    let mut episode = 0u64;
+    let mut recent = std::collections::VecDeque::new();
+    while steps < budget {
+        let ep = {
+            let sac_ref = &sac;
+            run_episode(&mut env, episode, mode, &shaping, |o, _| {
+                sac_ref
+                    .act(&features(o), false, &mut rng)
+                    .unwrap_or_else(|_| vec![0.0; 4])
+            })?
+        };
+        episode += 1;
+        for t in &ep.transitions {
+            online.push(t)?;
+            steps += 1;
+            if online.len() >= 256 {
+                sac.update(Some(&demo), &online)?;
+            }
+        }
+        recent.push_back(ep.success);
+        if recent.len() > 20 {
+            recent.pop_front();
+        }
+        if episode % 20 == 0 {
+            let mut wins = 0;
+            for s in 0..20u64 {
+                let ev = run_episode(&mut env, 5_000_000 + s, mode, &shaping, |o, _| {
+                    sac.act(&features(o), true, &mut rng)
+                        .unwrap_or_else(|_| vec![0.0; 4])
+                })?;
+                wins += usize::from(ev.success);
+            }
+            println!(
+                "{:>7} steps {:>5} episodes  train success {:.2}  eval success {:.2}  updates {}  temp {:.3}  {:.0} s",
+                steps,
+                episode,
+                recent.iter().filter(|s| **s).count() as f64 / recent.len() as f64,
+                wins as f64 / 20.0,
+                sac.updates(),
+                sac.temperature(),
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
