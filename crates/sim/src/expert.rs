@@ -230,9 +230,7 @@ impl ScriptedExpert {
                 // through that stage instead, so a partial trajectory never finishes.
                 let halted = info.is_some_and(|i| {
                     if self.stages > 1 {
-                        let k = k
-                            .unwrap_or(self.stages.div_ceil(2))
-                            .min(self.stages - 1);
+                        let k = k.unwrap_or(self.stages.div_ceil(2)).min(self.stages - 1);
                         i.stage >= k.max(1)
                     } else {
                         i.progress >= PARTIAL_SINGLE_STAGE_AT
