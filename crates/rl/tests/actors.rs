@@ -103,6 +103,7 @@ impl striatum_rl::actor::ActorEnv for Paced {
 
 #[test]
 fn actors_restart_and_join_without_duplicates_and_the_learner_resumes() {
+    tch::set_num_threads(1);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let endpoint = free_local_endpoint().unwrap();
     let learner_bus = rt

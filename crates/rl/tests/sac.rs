@@ -46,6 +46,8 @@ fn success_rate(mut policy: impl FnMut(&[f32]) -> Vec<f32>, episodes: usize, see
 
 #[test]
 fn sac_learns_to_reach_a_point_and_beats_random_actions() {
+    // Small networks: one intra-op thread is many times faster than two (see docs/rl.md).
+    tch::set_num_threads(1);
     let mut sac = Sac::new(4, 2, small_config(1), Device::Cpu).unwrap();
     let mut online = ReplayBuffer::new(4, 2, 20_000).unwrap();
     let mut rng = StdRng::seed_from_u64(2);
@@ -100,6 +102,7 @@ fn sac_learns_to_reach_a_point_and_beats_random_actions() {
 
 #[test]
 fn checkpoint_resume_continues_exactly() {
+    tch::set_num_threads(1);
     let mut rng = StdRng::seed_from_u64(5);
     let mut demo = ReplayBuffer::new(4, 2, 1000).unwrap();
     let mut online = ReplayBuffer::new(4, 2, 1000).unwrap();
