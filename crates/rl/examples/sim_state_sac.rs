@@ -20,17 +20,17 @@ fn features(obs: &Observation) -> Vec<f32> {
     let mut v: Vec<f32> = ee.iter().map(|x| *x as f32).collect();
     v.push(obs.gripper as f32);
     for o in obs.privileged.objects.iter().chain(&obs.privileged.targets) {
-        for i in 0..3 {
-            v.push(o.position[i] as f32);
-            v.push((o.position[i] - ee[i]) as f32);
+        for (p, e) in o.position.iter().zip(&ee) {
+            v.push(*p as f32);
+            v.push((p - e) as f32);
         }
     }
     if let (Some(a), Some(b)) = (
         obs.privileged.objects.first(),
         obs.privileged.targets.first(),
     ) {
-        for i in 0..3 {
-            v.push(((b.position[i] - a.position[i]) * 10.0) as f32);
+        for (pb, pa) in b.position.iter().zip(&a.position) {
+            v.push(((pb - pa) * 10.0) as f32);
         }
     }
     v
@@ -186,7 +186,7 @@ fn main() -> Result<()> {
         if recent.len() > 20 {
             recent.pop_front();
         }
-        if episode % 20 == 0 {
+        if episode.is_multiple_of(20) {
             let mut wins = 0;
             for s in 0..20u64 {
                 let ev = run_episode(&mut env, 5_000_000 + s, mode, &shaping, |o, _| {
