@@ -711,7 +711,8 @@ fn named(vs: &nn::VarStore) -> Weights {
 fn assign(vs: &mut nn::VarStore, values: &[(String, Tensor)], what: &str) -> Result<(), RlError> {
     let map: BTreeMap<&str, &Tensor> = values.iter().map(|(n, t)| (n.as_str(), t)).collect();
     let mut vars = vs.variables();
-    for (name, var) in vars.iter_mut() {
+    // Check every variable before copying any, so bad values leave `vs` as it was.
+    for (name, var) in &vars {
         let src = map
             .get(name.as_str())
             .ok_or_else(|| RlError::Input(format!("{what}: lacks `{name}`")))?;
@@ -722,7 +723,11 @@ fn assign(vs: &mut nn::VarStore, values: &[(String, Tensor)], what: &str) -> Res
                 var.size()
             )));
         }
-        tch::no_grad(|| var.copy_(src));
+    }
+    for (name, var) in vars.iter_mut() {
+        if let Some(src) = map.get(name.as_str()) {
+            tch::no_grad(|| var.copy_(src));
+        }
     }
     Ok(())
 }
@@ -810,23 +815,8 @@ impl Policy {
     }
 
     /// Takes new weights (from [`Sac::actor_weights`]); a missing or misshapen one is an error
-    /// and leaves the policy as it was only if it is found before any copy.
+    /// and leaves the policy as it was.
     pub fn load(&mut self, weights: &[(String, Tensor)]) -> Result<(), RlError> {
-        // Check everything first, so a bad message leaves the old weights intact.
-        let map: BTreeMap<&str, &Tensor> = weights.iter().map(|(n, t)| (n.as_str(), t)).collect();
-        for (name, var) in self.vs.variables() {
-            match map.get(name.as_str()) {
-                Some(t) if t.size() == var.size() => {}
-                Some(t) => {
-                    return Err(RlError::Input(format!(
-                        "policy weight `{name}` has shape {:?}, expected {:?}",
-                        t.size(),
-                        var.size()
-                    )));
-                }
-                None => return Err(RlError::Input(format!("policy weights lack `{name}`"))),
-            }
-        }
         assign(&mut self.vs, weights, "policy weights")
     }
 
