@@ -32,11 +32,8 @@ pub struct ReplayBuffer {
     len: usize,
     next: usize,
     pushed: u64,
-    obs: Vec<f32>,
-    actions: Vec<f32>,
-    rewards: Vec<f32>,
-    next_obs: Vec<f32>,
-    bootstrap: Vec<f32>,
+    /// Storage, `capacity` rows in ring order.
+    rows: Batch,
 }
 
 /// A batch laid out row-major, ready to become tensors.
@@ -58,6 +55,23 @@ pub struct Batch {
     pub from_demo: usize,
 }
 
+impl Batch {
+    /// Row `r` as a transition, for rows of `obs_dim` observations and `act_dim` actions.
+    fn row(&self, r: usize, obs_dim: usize, act_dim: usize) -> Transition {
+        Transition {
+            obs: self.obs[r * obs_dim..(r + 1) * obs_dim].to_vec(),
+            action: self.actions[r * act_dim..(r + 1) * act_dim].to_vec(),
+            reward: self.rewards[r],
+            next_obs: self.next_obs[r * obs_dim..(r + 1) * obs_dim].to_vec(),
+            end: if self.bootstrap[r] > 0.5 {
+                StepEnd::Continue
+            } else {
+                StepEnd::Terminal
+            },
+        }
+    }
+}
+
 impl ReplayBuffer {
     /// An empty buffer for `capacity` transitions.
     pub fn new(obs_dim: usize, act_dim: usize, capacity: usize) -> Result<Self, RlError> {
@@ -73,11 +87,15 @@ impl ReplayBuffer {
             len: 0,
             next: 0,
             pushed: 0,
-            obs: vec![0.0; capacity * obs_dim],
-            actions: vec![0.0; capacity * act_dim],
-            rewards: vec![0.0; capacity],
-            next_obs: vec![0.0; capacity * obs_dim],
-            bootstrap: vec![0.0; capacity],
+            rows: Batch {
+                size: capacity,
+                obs: vec![0.0; capacity * obs_dim],
+                actions: vec![0.0; capacity * act_dim],
+                rewards: vec![0.0; capacity],
+                next_obs: vec![0.0; capacity * obs_dim],
+                bootstrap: vec![0.0; capacity],
+                from_demo: 0,
+            },
         })
     }
 
@@ -121,11 +139,11 @@ impl ReplayBuffer {
             return Err(RlError::Input(format!("reward {} is not finite", t.reward)));
         }
         let i = self.next;
-        self.obs[i * self.obs_dim..(i + 1) * self.obs_dim].copy_from_slice(&t.obs);
-        self.next_obs[i * self.obs_dim..(i + 1) * self.obs_dim].copy_from_slice(&t.next_obs);
-        self.actions[i * self.act_dim..(i + 1) * self.act_dim].copy_from_slice(&t.action);
-        self.rewards[i] = t.reward;
-        self.bootstrap[i] = if t.end.bootstraps() { 1.0 } else { 0.0 };
+        self.rows.obs[i * self.obs_dim..(i + 1) * self.obs_dim].copy_from_slice(&t.obs);
+        self.rows.next_obs[i * self.obs_dim..(i + 1) * self.obs_dim].copy_from_slice(&t.next_obs);
+        self.rows.actions[i * self.act_dim..(i + 1) * self.act_dim].copy_from_slice(&t.action);
+        self.rows.rewards[i] = t.reward;
+        self.rows.bootstrap[i] = if t.end.bootstraps() { 1.0 } else { 0.0 };
         self.next = (i + 1) % self.capacity;
         self.len = (self.len + 1).min(self.capacity);
         self.pushed += 1;
@@ -137,18 +155,7 @@ impl ReplayBuffer {
         if index >= self.len {
             return None;
         }
-        let i = self.slot(index);
-        Some(Transition {
-            obs: self.obs[i * self.obs_dim..(i + 1) * self.obs_dim].to_vec(),
-            action: self.actions[i * self.act_dim..(i + 1) * self.act_dim].to_vec(),
-            reward: self.rewards[i],
-            next_obs: self.next_obs[i * self.obs_dim..(i + 1) * self.obs_dim].to_vec(),
-            end: if self.bootstrap[i] > 0.5 {
-                StepEnd::Continue
-            } else {
-                StepEnd::Terminal
-            },
-        })
+        Some(self.rows.row(self.slot(index), self.obs_dim, self.act_dim))
     }
 
     fn slot(&self, index: usize) -> usize {
@@ -161,13 +168,14 @@ impl ReplayBuffer {
 
     fn append_row(&self, slot: usize, b: &mut Batch) {
         let (o, a) = (self.obs_dim, self.act_dim);
-        b.obs.extend_from_slice(&self.obs[slot * o..(slot + 1) * o]);
+        b.obs
+            .extend_from_slice(&self.rows.obs[slot * o..(slot + 1) * o]);
         b.next_obs
-            .extend_from_slice(&self.next_obs[slot * o..(slot + 1) * o]);
+            .extend_from_slice(&self.rows.next_obs[slot * o..(slot + 1) * o]);
         b.actions
-            .extend_from_slice(&self.actions[slot * a..(slot + 1) * a]);
-        b.rewards.push(self.rewards[slot]);
-        b.bootstrap.push(self.bootstrap[slot]);
+            .extend_from_slice(&self.rows.actions[slot * a..(slot + 1) * a]);
+        b.rewards.push(self.rows.rewards[slot]);
+        b.bootstrap.push(self.rows.bootstrap[slot]);
         b.size += 1;
     }
 
@@ -206,25 +214,15 @@ impl ReplayBuffer {
         // Keep the newest `capacity` rows.
         let skip = n.saturating_sub(self.capacity);
         for r in skip..n {
-            let t = Transition {
-                obs: b.obs[r * self.obs_dim..(r + 1) * self.obs_dim].to_vec(),
-                action: b.actions[r * self.act_dim..(r + 1) * self.act_dim].to_vec(),
-                reward: b.rewards[r],
-                next_obs: b.next_obs[r * self.obs_dim..(r + 1) * self.obs_dim].to_vec(),
-                end: if b.bootstrap[r] > 0.5 {
-                    StepEnd::Continue
-                } else {
-                    StepEnd::Terminal
-                },
-            };
-            self.push(&t)?;
+            self.push(&b.row(r, self.obs_dim, self.act_dim))?;
         }
         self.pushed = pushed.max(self.len as u64);
         Ok(())
     }
 }
 
-fn check(field: &str, v: &[f32], dim: usize) -> Result<(), RlError> {
+/// Checks that `v` holds `dim` finite values, naming `field` when it does not.
+pub(crate) fn check(field: &str, v: &[f32], dim: usize) -> Result<(), RlError> {
     if v.len() != dim {
         return Err(RlError::Input(format!(
             "{field} has {} values, expected {dim}",

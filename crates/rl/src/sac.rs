@@ -155,6 +155,7 @@ pub struct UpdateStats {
 pub struct Actor {
     layers: Vec<(nn::Linear, Option<nn::LayerNorm>)>,
     head: nn::Linear,
+    obs_dim: i64,
     act_dim: i64,
 }
 
@@ -176,6 +177,7 @@ impl Actor {
         Actor {
             layers,
             head,
+            obs_dim,
             act_dim,
         }
     }
@@ -566,15 +568,7 @@ impl Sac {
         deterministic: bool,
         rng: &mut StdRng,
     ) -> Result<Vec<f32>, RlError> {
-        act_with(
-            &self.actor,
-            obs,
-            self.obs_dim,
-            self.act_dim,
-            deterministic,
-            rng,
-            self.device,
-        )
+        self.actor.act(obs, deterministic, rng)
     }
 
     /// The actor's variables (copies), for broadcasting to actors.
@@ -739,43 +733,38 @@ fn write_tensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<(), RlErro
     std::fs::rename(&tmp, path).map_err(|e| RlError::Io(path.display().to_string(), e))
 }
 
-fn act_with(
-    actor: &Actor,
-    obs: &[f32],
-    obs_dim: usize,
-    act_dim: usize,
-    deterministic: bool,
-    rng: &mut StdRng,
-    device: Device,
-) -> Result<Vec<f32>, RlError> {
-    if obs.len() != obs_dim {
-        return Err(RlError::Input(format!(
-            "observation has {} values, expected {obs_dim}",
-            obs.len()
-        )));
+impl Actor {
+    /// The action for one observation: the mode when `deterministic`, else a sample drawn
+    /// with `rng`. A wrong-sized or non-finite observation is refused by name.
+    pub fn act(
+        &self,
+        obs: &[f32],
+        deterministic: bool,
+        rng: &mut StdRng,
+    ) -> Result<Vec<f32>, RlError> {
+        let (obs_dim, act_dim) = (self.obs_dim as usize, self.act_dim as usize);
+        crate::buffer::check("observation", obs, obs_dim)?;
+        let device = self.head.ws.device();
+        let o = Tensor::from_slice(obs)
+            .view([1, self.obs_dim])
+            .to_device(device);
+        let eps: Vec<f32> = if deterministic {
+            vec![0.0; act_dim]
+        } else {
+            (0..act_dim)
+                .map(|_| {
+                    let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
+                    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+                })
+                .collect()
+        };
+        let e = Tensor::from_slice(&eps)
+            .view([1, self.act_dim])
+            .to_device(device);
+        let (a, _) = tch::no_grad(|| self.sample(&o, &e));
+        let a = a.to_device(Device::Cpu).view([-1]);
+        Vec::<f32>::try_from(&a).map_err(|e| RlError::Torch(e.to_string()))
     }
-    if let Some(i) = obs.iter().position(|x| !x.is_finite()) {
-        return Err(RlError::Input(format!("observation[{i}] is {}", obs[i])));
-    }
-    let o = Tensor::from_slice(obs)
-        .view([1, obs_dim as i64])
-        .to_device(device);
-    let eps: Vec<f32> = if deterministic {
-        vec![0.0; act_dim]
-    } else {
-        (0..act_dim)
-            .map(|_| {
-                let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random());
-                ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
-            })
-            .collect()
-    };
-    let e = Tensor::from_slice(&eps)
-        .view([1, act_dim as i64])
-        .to_device(device);
-    let (a, _) = tch::no_grad(|| actor.sample(&o, &e));
-    let a = a.to_device(Device::Cpu).view([-1]);
-    Vec::<f32>::try_from(&a).map_err(|e| RlError::Torch(e.to_string()))
 }
 
 /// The actor side of a learner: the policy network alone, refreshed from broadcast weights.
@@ -783,9 +772,6 @@ fn act_with(
 pub struct Policy {
     vs: nn::VarStore,
     actor: Actor,
-    obs_dim: usize,
-    act_dim: usize,
-    device: Device,
 }
 
 impl Policy {
@@ -805,13 +791,7 @@ impl Policy {
             &config.hidden,
             config.layer_norm,
         );
-        Ok(Policy {
-            vs,
-            actor,
-            obs_dim,
-            act_dim,
-            device,
-        })
+        Ok(Policy { vs, actor })
     }
 
     /// Takes new weights (from [`Sac::actor_weights`]); a missing or misshapen one is an error
@@ -827,14 +807,6 @@ impl Policy {
         deterministic: bool,
         rng: &mut StdRng,
     ) -> Result<Vec<f32>, RlError> {
-        act_with(
-            &self.actor,
-            obs,
-            self.obs_dim,
-            self.act_dim,
-            deterministic,
-            rng,
-            self.device,
-        )
+        self.actor.act(obs, deterministic, rng)
     }
 }
