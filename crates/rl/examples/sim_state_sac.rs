@@ -134,30 +134,30 @@ fn main() -> Result<()> {
     };
     let probe = env.reset(0)?;
     let obs_dim = features(&probe).len();
-    let config = SacConfig {
-        gamma: 0.97,
-        batch: 256,
-        utd: 2,
-        critics: 4,
-        ..SacConfig::default()
+    // Optional fifth argument: SAC settings as JSON, e.g. '{"hidden":[128,128],"bc_weight":2.5}'.
+    let config: SacConfig = match args.get(5) {
+        Some(json) => serde_json::from_str(json).context("SAC settings (JSON)")?,
+        None => SacConfig::default(),
     };
     let mut sac = Sac::new(obs_dim, 4, config, Device::Cpu)?;
     let mut demo = ReplayBuffer::new(obs_dim, 4, 50_000)?;
     let mut online = ReplayBuffer::new(obs_dim, 4, 200_000)?;
     let start = Instant::now();
     let mut demo_ok = 0;
+    let mut demo_steps = Vec::new();
     for seed in 0..20u64 {
         let mut expert = ScriptedExpert::new(env.scene(), env.robot(), Variant::Expert, seed);
         let ep = run_episode(&mut env, 1_000_000 + seed, mode, &shaping, |o, i| {
             from_action(&expert.act(o, i), 0.03)
         })?;
         demo_ok += usize::from(ep.success);
+        demo_steps.push(ep.transitions.len());
         for t in &ep.transitions {
             demo.push(t)?;
         }
     }
     println!(
-        "obs {obs_dim}, {} demo transitions from 20 expert episodes ({demo_ok} successes), {:.1} s",
+        "obs {obs_dim}, {} demo transitions from 20 expert episodes ({demo_ok} successes, lengths {demo_steps:?}), {:.1} s",
         demo.len(),
         start.elapsed().as_secs_f64()
     );

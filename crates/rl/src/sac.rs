@@ -54,6 +54,11 @@ pub struct SacConfig {
     pub grad_clip: f64,
     /// Include the entropy bonus in the critic's target.
     pub backup_entropy: bool,
+    /// Weight of a behaviour-cloning term on the batch's demonstration rows in the actor's
+    /// loss (mean squared error between the policy's mode and the demonstrated action,
+    /// divided by the mean |Q| of the batch so the weight does not depend on the reward
+    /// scale); 0 turns it off.
+    pub bc_weight: f64,
     /// Seed of every random choice the learner makes.
     pub seed: u64,
 }
@@ -75,6 +80,7 @@ impl Default for SacConfig {
             target_entropy: None,
             grad_clip: 40.0,
             backup_entropy: true,
+            bc_weight: 0.0,
             seed: 0,
         }
     }
@@ -125,6 +131,9 @@ impl SacConfig {
                 "init_temperature",
                 format!("{} is not > 0", self.init_temperature),
             );
+        }
+        if !(self.bc_weight >= 0.0 && self.bc_weight.is_finite()) {
+            return bad("bc_weight", format!("{} is not >= 0", self.bc_weight));
         }
         if self.grad_clip.is_nan() || self.grad_clip <= 0.0 {
             return bad("grad_clip", format!("{} is not > 0", self.grad_clip));
@@ -544,7 +553,21 @@ impl Sac {
             .critics
             .forward(&obs, &a)
             .mean_dim(0, false, Kind::Float);
-        let loss = (&logp * alpha - q).mean(Kind::Float);
+        let mut loss = (&logp * alpha - &q).mean(Kind::Float);
+        if self.config.bc_weight > 0.0 && b.from_demo > 0 {
+            let d = b.from_demo as i64;
+            let demo_act = self
+                .rows(
+                    &b.actions[..b.from_demo * self.act_dim],
+                    b.from_demo,
+                    self.act_dim,
+                )
+                .clamp(-1.0, 1.0);
+            let (mean, _) = self.actor.forward(&obs.narrow(0, 0, d));
+            let bc = (mean.tanh() - demo_act).square().mean(Kind::Float);
+            let scale = q.abs().mean(Kind::Float).detach().clamp_min(1e-3);
+            loss = loss + bc * scale * self.config.bc_weight;
+        }
         self.actor_opt.zero_grad();
         self.critic_opt.zero_grad();
         loss.backward();

@@ -1,0 +1,168 @@
+//! Launch files: parse errors name what is wrong; sessions start nodes in order, stop them
+//! with SIGINT in reverse order, kill those that ignore it, and say why they ended.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use striatum_launch::{LaunchError, LaunchFile, StopReason, run_session};
+
+fn parse(text: &str) -> Result<LaunchFile, LaunchError> {
+    LaunchFile::parse(text, Path::new("test.toml"))
+}
+
+fn shell_node(name: &str, script: &str, extra: &str) -> String {
+    format!(
+        "[[nodes]]\nname = \"{name}\"\nprogram = \"/bin/sh\"\nargs = [\"-c\", '''{script}''']\n{extra}\n"
+    )
+}
+
+#[test]
+fn bad_files_are_named() {
+    let err = parse("name = \"s\"\nrun_dir = \"r\"\nnodez = []\n").unwrap_err();
+    assert!(err.to_string().contains("nodez"), "{err}");
+    let err = parse("name = \"s\"\nrun_dir = \"r\"\nnodes = []\n").unwrap_err();
+    assert!(err.to_string().contains("no [[nodes]]"), "{err}");
+    let twice = format!(
+        "name = \"s\"\nrun_dir = \"r\"\n{}{}",
+        shell_node("a", "true", ""),
+        shell_node("a", "true", "")
+    );
+    let err = parse(&twice).unwrap_err();
+    assert!(err.to_string().contains("`a` is listed twice"), "{err}");
+    let err = parse("name = \"a b\"\nrun_dir = \"r\"\n[[nodes]]\nname = \"x\"\nargs = [\"y\"]\n")
+        .unwrap_err();
+    assert!(err.to_string().contains("name `a b`"), "{err}");
+    let err = parse(
+        "name = \"s\"\nrun_dir = \"r\"\nmax_duration_s = -1.0\n[[nodes]]\nname = \"x\"\nargs = [\"y\"]\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("max_duration_s"), "{err}");
+    let err = parse("name = \"s\"\nrun_dir = \"r\"\n[[nodes]]\nname = \"x\"\nargs = \"y\"\n")
+        .unwrap_err();
+    assert!(err.to_string().contains("args"), "{err}");
+}
+
+#[test]
+fn placeholders_expand() {
+    let f = parse(
+        "name = \"demo\"\nrun_dir = \"runs/${name}\"\n[[nodes]]\nname = \"x\"\nargs = [\"--out\", \"${run_dir}/a\", \"${name}\"]\n",
+    )
+    .unwrap();
+    assert_eq!(f.run_dir(), Path::new("runs/demo"));
+    assert_eq!(f.expand(&f.nodes[0]), ["--out", "runs/demo/a", "demo"]);
+}
+
+#[test]
+fn a_finishing_node_ends_the_session_and_the_others_stop_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let text = format!(
+        "name = \"s\"\nrun_dir = \"{}\"\ngrace_s = 5.0\n{}{}",
+        run.display(),
+        shell_node(
+            "server",
+            "trap 'echo saved; exit 0' INT; echo up; while true; do sleep 0.02; done",
+            ""
+        ),
+        shell_node("worker", "sleep 0.3; echo finished", "ends_session = true"),
+    );
+    let source = dir.path().join("launch.toml");
+    std::fs::write(&source, &text).unwrap();
+    let file = LaunchFile::load(&source).unwrap();
+    let stop = AtomicBool::new(false);
+    let report = run_session(&file, &source, Path::new("/bin/false"), &stop, None).unwrap();
+    assert_eq!(report.reason, StopReason::NodeFinished("worker".into()));
+    assert!(report.clean(), "{report:?}");
+    assert_eq!(report.exits.len(), 2);
+    assert!(report.exits.iter().all(|e| !e.killed && e.code == Some(0)));
+    let server_log = std::fs::read_to_string(run.join("logs/server.log")).unwrap();
+    assert!(
+        server_log.contains("up") && server_log.contains("saved"),
+        "{server_log}"
+    );
+    let worker_log = std::fs::read_to_string(run.join("logs/worker.log")).unwrap();
+    assert!(worker_log.contains("finished"));
+    assert_eq!(
+        std::fs::read_to_string(run.join("launch.toml")).unwrap(),
+        text
+    );
+}
+
+#[test]
+fn a_node_that_ignores_sigint_is_killed_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name = \"s\"\nrun_dir = \"{}\"\nmax_duration_s = 0.3\ngrace_s = 0.3\n{}",
+        dir.path().join("run").display(),
+        shell_node("stubborn", "trap '' INT; sleep 30", ""),
+    );
+    let file = parse(&text).unwrap();
+    let stop = AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let report = run_session(
+        &file,
+        Path::new("none"),
+        Path::new("/bin/false"),
+        &stop,
+        None,
+    )
+    .unwrap();
+    assert_eq!(report.reason, StopReason::TimeLimit);
+    assert!(report.exits[0].killed);
+    assert!(!report.clean());
+    assert!(started.elapsed().as_secs_f64() < 10.0);
+}
+
+#[test]
+fn a_failing_required_node_stops_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name = \"s\"\nrun_dir = \"{}\"\n{}{}{}",
+        dir.path().join("run").display(),
+        shell_node(
+            "long",
+            "trap 'exit 0' INT; while true; do sleep 0.02; done",
+            ""
+        ),
+        shell_node("optional", "exit 4", "required = false"),
+        shell_node("broken", "sleep 0.2; exit 3", ""),
+    );
+    let file = parse(&text).unwrap();
+    let stop = AtomicBool::new(false);
+    let report = run_session(
+        &file,
+        Path::new("none"),
+        Path::new("/bin/false"),
+        &stop,
+        None,
+    )
+    .unwrap();
+    assert_eq!(report.reason, StopReason::NodeFailed("broken".into()));
+    assert!(!report.clean());
+    let codes: Vec<Option<i32>> = report.exits.iter().map(|e| e.code).collect();
+    assert_eq!(codes, [Some(0), Some(4), Some(3)]);
+}
+
+#[test]
+fn a_missing_program_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name = \"s\"\nrun_dir = \"{}\"\n[[nodes]]\nname = \"x\"\nargs = [\"y\"]\nprogram = \"/no/such/program\"\n",
+        dir.path().join("run").display(),
+    );
+    let file = parse(&text).unwrap();
+    let stop = AtomicBool::new(false);
+    let err = run_session(
+        &file,
+        Path::new("none"),
+        Path::new("/bin/false"),
+        &stop,
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("node `x`") && err.to_string().contains("/no/such/program"),
+        "{err}"
+    );
+}
