@@ -98,7 +98,7 @@ pub struct NodeSpec {
     pub required: bool,
     /// Extra environment variables.
     #[serde(default)]
-    pub env: Vec<(String, String)>,
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
@@ -119,6 +119,9 @@ pub struct LaunchFile {
     /// Seconds a node has to exit after SIGINT before it is killed.
     #[serde(default = "default_grace")]
     pub grace_s: f64,
+    /// Environment variables of every node (a node's own `env` wins).
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
     /// The nodes, started in this order and stopped in reverse.
     pub nodes: Vec<NodeSpec>,
 }
@@ -419,7 +422,8 @@ fn start(
     let log = Arc::new(Mutex::new(log));
     let mut cmd = Command::new(spec.program.as_deref().unwrap_or(program));
     cmd.args(file.expand(spec))
-        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .envs(&file.env)
+        .envs(&spec.env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -145,7 +145,11 @@ fn main() -> Result<()> {
     let start = Instant::now();
     let mut demo_ok = 0;
     let mut demo_steps = Vec::new();
-    for seed in 0..20u64 {
+    let demos: u64 = std::env::var("DEMOS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    for seed in 0..demos {
         let mut expert = ScriptedExpert::new(env.scene(), env.robot(), Variant::Expert, seed);
         let ep = run_episode(&mut env, 1_000_000 + seed, mode, &shaping, |o, i| {
             from_action(&expert.act(o, i), 0.03)
@@ -157,7 +161,7 @@ fn main() -> Result<()> {
         }
     }
     println!(
-        "obs {obs_dim}, {} demo transitions from 20 expert episodes ({demo_ok} successes, lengths {demo_steps:?}), {:.1} s",
+        "obs {obs_dim}, {} demo transitions from {demos} expert episodes ({demo_ok} successes), {:.1} s",
         demo.len(),
         start.elapsed().as_secs_f64()
     );
@@ -165,6 +169,7 @@ fn main() -> Result<()> {
     let mut steps = 0usize;
     let mut episode = 0u64;
     let mut recent = std::collections::VecDeque::new();
+    let mut last = striatum_rl::UpdateStats::default();
     while steps < budget {
         let ep = {
             let sac_ref = &sac;
@@ -179,7 +184,7 @@ fn main() -> Result<()> {
             online.push(t)?;
             steps += 1;
             if online.len() >= 256 {
-                sac.update(Some(&demo), &online)?;
+                last = sac.update(Some(&demo), &online)?;
             }
         }
         recent.push_back(ep.success);
@@ -196,13 +201,16 @@ fn main() -> Result<()> {
                 wins += usize::from(ev.success);
             }
             println!(
-                "{:>7} steps {:>5} episodes  train success {:.2}  eval success {:.2}  updates {}  temp {:.3}  {:.0} s",
+                "{:>7} steps {:>5} episodes  train success {:.2}  eval success {:.2}  updates {}  temp {:.3}  q {:.3} critic {:.4} logp {:.2}  {:.0} s",
                 steps,
                 episode,
                 recent.iter().filter(|s| **s).count() as f64 / recent.len() as f64,
                 wins as f64 / 20.0,
                 sac.updates(),
                 sac.temperature(),
+                last.q_mean,
+                last.critic_loss,
+                last.log_prob,
                 start.elapsed().as_secs_f64()
             );
         }

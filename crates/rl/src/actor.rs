@@ -50,6 +50,54 @@ pub trait ActorEnv {
     fn reset(&mut self, episode: u64) -> Result<EnvObservation, RlError>;
     /// Applies an action.
     fn step(&mut self, action: &[f32]) -> Result<EnvStep, RlError>;
+    /// A demonstrator's action for the current state (the simulator's scripted expert), in the
+    /// policy's action space; `None` where the environment has no demonstrator.
+    fn expert_action(&mut self) -> Option<Vec<f32>> {
+        None
+    }
+}
+
+/// What drove an episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EpisodeKind {
+    /// The environment's demonstrator; its transitions are marked as interventions, so the
+    /// learner keeps them in its demonstration buffer too.
+    Demo,
+    /// The policy, sampling (or random actions before the first weights).
+    Train,
+    /// The policy's mode (no exploration noise): the success rate to report.
+    Eval,
+}
+
+impl EpisodeKind {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EpisodeKind::Demo => "demo",
+            EpisodeKind::Train => "train",
+            EpisodeKind::Eval => "eval",
+        }
+    }
+}
+
+/// One finished episode.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeReport {
+    /// Episode number.
+    pub episode: u64,
+    /// What drove it.
+    pub kind: EpisodeKind,
+    /// The task was accomplished.
+    pub success: bool,
+    /// Steps taken.
+    pub steps: u64,
+    /// Sum of task rewards.
+    pub task_return: f64,
+    /// Progress of the last observation.
+    pub final_progress: f32,
+    /// Version of the weights the policy used (none: random or demo).
+    pub weights_version: Option<u64>,
 }
 
 /// Actor settings.
@@ -70,6 +118,10 @@ pub struct ActorOptions {
     pub seed: u64,
     /// First episode number (episodes count up from it).
     pub first_episode: u64,
+    /// Episodes driven by the environment's demonstrator before the policy takes over.
+    pub demo_episodes: u64,
+    /// Every this many policy episodes, one runs the policy's mode for evaluation (0: never).
+    pub eval_every: u64,
 }
 
 impl Default for ActorOptions {
@@ -82,6 +134,8 @@ impl Default for ActorOptions {
             deterministic: false,
             seed: 0,
             first_episode: 0,
+            demo_episodes: 0,
+            eval_every: 0,
         }
     }
 }
@@ -95,6 +149,12 @@ pub struct ActorStats {
     pub episodes: u64,
     /// Episodes that succeeded.
     pub successes: u64,
+    /// Demonstration episodes run.
+    pub demo_episodes: u64,
+    /// Evaluation episodes run.
+    pub eval_episodes: u64,
+    /// Evaluation episodes that succeeded.
+    pub eval_successes: u64,
     /// Transitions sent.
     pub sent: u64,
     /// Steps taken with uniform random actions (before any weights arrived).
@@ -137,15 +197,16 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// Runs until `stop` is set or `max_steps` steps are done. `on_episode` is called with the
-/// stats after every episode.
+/// Runs until `stop` is set or `max_steps` steps are done: first `demo_episodes` episodes of
+/// the environment's demonstrator (sent as interventions), then the policy, every
+/// `eval_every`-th policy episode on its mode. `on_episode` is called after every episode.
 pub fn run_actor(
     env: &mut dyn ActorEnv,
     links: &mut ActorLinks,
     options: &ActorOptions,
     stop: &AtomicBool,
     max_steps: Option<u64>,
-    mut on_episode: impl FnMut(&ActorStats),
+    mut on_episode: impl FnMut(&EpisodeReport, &ActorStats),
 ) -> Result<ActorStats, RlError> {
     let (obs_dim, act_dim) = (env.obs_dim(), env.act_dim());
     let mut policy = Policy::new(obs_dim, act_dim, &options.sac, Device::Cpu)?;
@@ -153,8 +214,21 @@ pub fn run_actor(
     let mut rng = StdRng::seed_from_u64(options.seed);
     let mut stats = ActorStats::default();
     let mut episode = options.first_episode;
+    let mut policy_episodes = 0u64;
+    let kind_of = |episode: u64, policy_episodes: u64| {
+        if episode - options.first_episode < options.demo_episodes {
+            EpisodeKind::Demo
+        } else if options.eval_every > 0 && (policy_episodes + 1).is_multiple_of(options.eval_every)
+        {
+            EpisodeKind::Eval
+        } else {
+            EpisodeKind::Train
+        }
+    };
+    let mut kind = kind_of(episode, policy_episodes);
     let mut current = env.reset(episode)?;
     let mut step_in_episode = 0u64;
+    let mut task_return = 0.0f64;
     let started = Instant::now();
     while !stop.load(Ordering::Relaxed) && max_steps.is_none_or(|m| stats.steps < m) {
         if let Some(update) = links.weights.poll() {
@@ -169,15 +243,32 @@ pub fn run_actor(
             }
         }
         stats.weights_rejected = stats.weights_rejected.max(links.weights.rejected());
-        let action = if have_weights {
-            policy.act(&current.obs, options.deterministic, &mut rng)?
+        let demo = if kind == EpisodeKind::Demo {
+            env.expert_action()
         } else {
-            stats.random_steps += 1;
-            (0..act_dim)
-                .map(|_| rng.random_range(-1.0f32..1.0))
-                .collect()
+            None
         };
+        let intervention = demo.is_some();
+        let action = match demo {
+            Some(a) => a,
+            None if have_weights => {
+                policy.act(&current.obs, kind == EpisodeKind::Eval, &mut rng)?
+            }
+            None => {
+                stats.random_steps += 1;
+                (0..act_dim)
+                    .map(|_| rng.random_range(-1.0f32..1.0))
+                    .collect()
+            }
+        };
+        if action.len() != act_dim {
+            return Err(RlError::Input(format!(
+                "action of {} values for an environment of {act_dim}",
+                action.len()
+            )));
+        }
         let step = env.step(&action)?;
+        task_return += f64::from(step.reward);
         let t = msgs::Transition {
             header: Header::new(now_ns(), ""),
             actor_id: String::new(),
@@ -192,7 +283,7 @@ pub fn run_actor(
             next_observation: step.next.obs.clone(),
             terminated: step.terminated,
             truncated: step.truncated && !step.terminated,
-            intervention: false,
+            intervention,
         };
         links.outbox.send(t)?;
         stats.sent = links.outbox.sent();
@@ -203,9 +294,33 @@ pub fn run_actor(
             if step.success {
                 stats.successes += 1;
             }
-            on_episode(&stats);
+            match kind {
+                EpisodeKind::Demo => stats.demo_episodes += 1,
+                EpisodeKind::Eval => {
+                    stats.eval_episodes += 1;
+                    stats.eval_successes += u64::from(step.success);
+                }
+                EpisodeKind::Train => {}
+            }
+            let report = EpisodeReport {
+                episode,
+                kind,
+                success: step.success,
+                steps: step_in_episode,
+                task_return,
+                final_progress: step.next.progress,
+                weights_version: (kind != EpisodeKind::Demo && have_weights)
+                    .then_some(stats.weights_version)
+                    .flatten(),
+            };
+            on_episode(&report, &stats);
+            if kind != EpisodeKind::Demo {
+                policy_episodes += 1;
+            }
             episode += 1;
             step_in_episode = 0;
+            task_return = 0.0;
+            kind = kind_of(episode, policy_episodes);
             current = env.reset(episode)?;
         } else {
             current = step.next;

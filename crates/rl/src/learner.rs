@@ -178,6 +178,12 @@ pub struct LearnerStatus {
     pub demo_len: usize,
     /// Online transitions held.
     pub online_len: usize,
+    /// Transition delivery latency (actor stamp to learner arrival) over the last 10,000
+    /// arrivals: median, in milliseconds (clocks of one machine; across machines it includes
+    /// their offset).
+    pub latency_p50_ms: f64,
+    /// The same, 99th percentile.
+    pub latency_p99_ms: f64,
 }
 
 /// The learner's state: networks, buffers and counters.
@@ -472,13 +478,16 @@ pub fn run_learner(
     let mut last_ckpt = Instant::now();
     let mut last_report = Instant::now();
     let mut owed: u64 = 0;
+    let mut latency = LatencyWindow::default();
     while !stop.load(Ordering::Relaxed) {
         let arrived = if owed > 0 && learner.ready() {
             links.inbox.drain()
         } else {
             links.inbox.wait(Duration::from_millis(20))
         };
+        let now = now_ns();
         for m in &arrived {
+            latency.push((now - m.header.stamp_ns).max(0) as f64 * 1e-6);
             if learner.add(m) {
                 owed += 1;
             }
@@ -503,18 +512,53 @@ pub fn run_learner(
             last_ckpt = Instant::now();
         }
         if last_report.elapsed() >= Duration::from_secs(1) {
-            report(&status_of(learner, &links.inbox));
+            report(&status_of(learner, &links.inbox, &latency));
             last_report = Instant::now();
         }
     }
     learner.save(checkpoint)?;
-    Ok(status_of(learner, &links.inbox))
+    Ok(status_of(learner, &links.inbox, &latency))
 }
 
-fn status_of(learner: &Learner, inbox: &TransitionInbox) -> LearnerStatus {
+/// The most recent delivery latencies, for percentiles.
+#[derive(Default)]
+struct LatencyWindow {
+    samples: std::collections::VecDeque<f64>,
+}
+
+impl LatencyWindow {
+    const SIZE: usize = 10_000;
+
+    fn push(&mut self, ms: f64) {
+        if self.samples.len() == Self::SIZE {
+            self.samples.pop_front();
+        }
+        self.samples.push_back(ms);
+    }
+
+    fn percentile(&self, q: f64) -> f64 {
+        if self.samples.is_empty() {
+            return 0.0;
+        }
+        let mut v: Vec<f64> = self.samples.iter().copied().collect();
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * q).round() as usize]
+    }
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+fn status_of(learner: &Learner, inbox: &TransitionInbox, latency: &LatencyWindow) -> LearnerStatus {
     LearnerStatus {
         transport: inbox.counters(),
         decode_errors: inbox.decode_errors(),
+        latency_p50_ms: latency.percentile(0.5),
+        latency_p99_ms: latency.percentile(0.99),
         ..learner.status()
     }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use striatum_bus::{Bus, BusConfig, free_local_endpoint};
-use striatum_rl::actor::{ActorLinks, ActorOptions, run_actor};
+use striatum_rl::actor::{ActorEnv, ActorLinks, ActorOptions, EpisodeKind, run_actor};
 use striatum_rl::learner::{Learner, LearnerConfig, LearnerLinks, RewardMode, run_learner};
 use striatum_rl::{SacConfig, ShapingConfig};
 use tch::Device;
@@ -75,7 +75,15 @@ fn actor_run(
         std::thread::sleep(Duration::from_millis(300));
         let mut env = Paced(PointReach::new(seed));
         let stop = AtomicBool::new(false);
-        run_actor(&mut env, &mut links, &options, &stop, Some(steps), |_| {}).unwrap()
+        run_actor(
+            &mut env,
+            &mut links,
+            &options,
+            &stop,
+            Some(steps),
+            |_, _| {},
+        )
+        .unwrap()
     })
 }
 
@@ -177,4 +185,77 @@ fn actors_restart_and_join_without_duplicates_and_the_learner_resumes() {
     assert!(e.contains("obs 4"), "{e}");
     rt.block_on(learner_bus.close()).unwrap();
     rt.block_on(actor_bus.close()).unwrap();
+}
+
+#[test]
+fn demonstrations_come_first_as_interventions_then_the_policy_with_evaluation_episodes() {
+    tch::set_num_threads(1);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let endpoint = free_local_endpoint().unwrap();
+    let bus = rt
+        .block_on(Bus::open(&BusConfig::isolated(
+            std::slice::from_ref(&endpoint),
+            &[],
+        )))
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let learner_thread = {
+        let (bus, stop) = (bus.clone(), stop.clone());
+        let dir = tempfile::tempdir().unwrap();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            let mut links = rt
+                .block_on(LearnerLinks::connect(&bus, "test_run"))
+                .unwrap();
+            let mut learner = Learner::new(learner_config(), Device::Cpu).unwrap();
+            run_learner(&mut learner, &mut links, dir.path(), &stop, |_| {}).unwrap();
+            (learner.counters(), learner.demo().len())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let options = ActorOptions {
+        demo_episodes: 3,
+        eval_every: 2,
+        ..actor_options("d", 7)
+    };
+    let mut links = rt.block_on(ActorLinks::connect(&bus, &options)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut env = PointReach::new(7);
+    assert!(env.expert_action().is_some());
+    let mut reports = Vec::new();
+    let never = AtomicBool::new(false);
+    let stats = run_actor(&mut env, &mut links, &options, &never, Some(300), |r, _| {
+        reports.push(*r)
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let (counters, demo_len) = learner_thread.join().unwrap();
+
+    let kinds: Vec<EpisodeKind> = reports.iter().map(|r| r.kind).collect();
+    assert_eq!(&kinds[..3], &[EpisodeKind::Demo; 3]);
+    // After the demonstrations, every second policy episode evaluates the policy's mode.
+    for (i, k) in kinds[3..].iter().enumerate() {
+        let want = if (i + 1) % 2 == 0 {
+            EpisodeKind::Eval
+        } else {
+            EpisodeKind::Train
+        };
+        assert_eq!(*k, want, "policy episode {i}");
+    }
+    // The demonstrator solves the task; its steps reach the learner as interventions and
+    // fill its demonstration buffer.
+    assert!(
+        reports[..3]
+            .iter()
+            .all(|r| r.success && r.weights_version.is_none())
+    );
+    let demo_steps: u64 = reports[..3].iter().map(|r| r.steps).sum();
+    assert_eq!(counters.interventions, demo_steps);
+    assert_eq!(demo_len as u64, demo_steps);
+    assert_eq!(stats.demo_episodes, 3);
+    assert_eq!(
+        stats.eval_episodes,
+        kinds.iter().filter(|k| **k == EpisodeKind::Eval).count() as u64
+    );
 }

@@ -380,6 +380,11 @@ impl Env {
         self.control = control;
     }
 
+    /// The controller settings.
+    pub fn control(&self) -> ControlOptions {
+        self.control
+    }
+
     /// The scene.
     pub fn scene(&self) -> &SceneConfig {
         &self.scene

@@ -7,6 +7,7 @@ mod record;
 mod reward;
 mod sim;
 mod topic;
+mod train;
 mod view;
 mod viz_bench;
 
@@ -93,6 +94,56 @@ enum Command {
     /// Rerun logging.
     #[command(subcommand)]
     Viz(VizCommand),
+    /// Reinforcement learning nodes: the learner and sim actors of a training session.
+    #[command(subcommand)]
+    Rl(RlCommand),
+    /// Start a session's nodes from a launch file (Ctrl-C stops them in order; each saves).
+    #[command(
+        after_help = "Examples:\n  striatum launch launch/sim_train.toml\n  striatum launch launch/sim_train.toml --quiet"
+    )]
+    Launch {
+        /// Launch file (`launch/*.toml`).
+        file: PathBuf,
+        /// Do not echo the nodes' output (it still goes to `<run_dir>/logs/`).
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RlCommand {
+    /// The learner node: SAC with the RLPD recipe on every actor's transitions; broadcasts
+    /// weights, checkpoints into `<run-dir>/checkpoints/learner` and resumes from it.
+    #[command(
+        after_help = "Example:\n  striatum rl learn --config launch/push_cube_train.toml --run-dir runs/sim_train"
+    )]
+    Learn {
+        /// Training config (`[env]`, `[actor]`, `[learner]`).
+        #[arg(long)]
+        config: PathBuf,
+        /// Run folder (config copy, checkpoints, `learner.csv`).
+        #[arg(long)]
+        run_dir: PathBuf,
+    },
+    /// A sim actor: steps the simulator with the newest policy, renders its cameras for the
+    /// reward node and streams every transition to the learner.
+    #[command(
+        after_help = "Example:\n  striatum rl actor --config launch/push_cube_train.toml --run-dir runs/sim_train --name actor0 --robot-id sim0"
+    )]
+    Actor {
+        /// Training config.
+        #[arg(long)]
+        config: PathBuf,
+        /// Run folder (`<name>.csv`, `<name>_summary.json`).
+        #[arg(long)]
+        run_dir: PathBuf,
+        /// Actor name (its transitions' id; a restart is a new incarnation of it).
+        #[arg(long, default_value = "actor0")]
+        name: String,
+        /// Robot id of its topics (frames, episode events, rewards).
+        #[arg(long, default_value = "sim0")]
+        robot_id: String,
+    },
 }
 
 /// How episodes become a recording.
@@ -395,6 +446,58 @@ async fn open(bus: &BusArgs) -> anyhow::Result<Bus> {
         .context("opening the Zenoh session")
 }
 
+/// `striatum launch`: runs the file's nodes as child processes of this binary.
+async fn launch(file: &std::path::Path, quiet: bool) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let spec = striatum_launch::LaunchFile::load(file)?;
+    let program = std::env::current_exe().context("finding the striatum binary")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        println!("launch: Ctrl-C, stopping the nodes (each saves its state)");
+        flag.store(true, Ordering::Relaxed);
+    });
+    println!(
+        "launch: session `{}` ({} nodes), outputs in {}",
+        spec.name,
+        spec.nodes.len(),
+        spec.run_dir().display()
+    );
+    let echo: Option<striatum_launch::Echo> = if quiet {
+        None
+    } else {
+        Some(Arc::new(std::sync::Mutex::new(std::io::stdout())))
+    };
+    let source = file.to_owned();
+    let report = tokio::task::spawn_blocking(move || {
+        striatum_launch::run_session(&spec, &source, &program, &stop, echo)
+    })
+    .await??;
+    println!(
+        "launch: session ended after {:.0} s ({:?}); {}",
+        report.seconds,
+        report.reason,
+        report
+            .exits
+            .iter()
+            .map(|e| format!(
+                "{} {}{}",
+                e.name,
+                e.code.map_or("signal".to_owned(), |c| format!("exit {c}")),
+                if e.killed { " (killed)" } else { "" }
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(if report.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Doctor { json } => {
@@ -493,6 +596,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tokio::task::spawn_blocking(move || record::record(&args)).await??;
         }
         Command::Reward(cmd) => reward::run(cmd, &cli.bus).await?,
+        Command::Rl(RlCommand::Learn { config, run_dir }) => {
+            let bus = open(&cli.bus).await?;
+            train::learn(&config, &run_dir, bus).await?;
+        }
+        Command::Rl(RlCommand::Actor {
+            config,
+            run_dir,
+            name,
+            robot_id,
+        }) => {
+            let bus = open(&cli.bus).await?;
+            train::act(&config, &run_dir, &name, &robot_id, bus).await?;
+        }
+        Command::Launch { file, quiet } => {
+            return launch(&file, quiet).await;
+        }
         Command::Data(DataCommand::Info { dir, json }) => {
             let text = record::info(&dir, json)?;
             print!("{text}");

@@ -96,4 +96,12 @@ impl ActorEnv for PointReach {
             success: end == StepEnd::Terminal,
         })
     }
+
+    fn expert_action(&mut self) -> Option<Vec<f32>> {
+        Some(
+            (0..2)
+                .map(|k| ((self.goal[k] - self.pos[k]) / 0.1).clamp(-1.0, 1.0))
+                .collect(),
+        )
+    }
 }

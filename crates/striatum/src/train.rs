@@ -1,0 +1,920 @@
+//! `striatum rl learn` and `striatum rl actor`: the nodes of a sim training session and the
+//! training config they share (`launch/*.toml`, documented in `docs/rl.md`).
+//!
+//! The sim actor steps the simulator, renders the rig's cameras, publishes each multi-view
+//! frame for the reward node and waits for that frame's `ProgressReward` (the potential the
+//! learner shapes with), then streams the transition to the learner.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use striatum_bus::{Bus, Publisher, Qos, Subscriber};
+use striatum_msgs::topics::{Topic, streams};
+use striatum_msgs::{
+    EpisodeEvent, EpisodeEventKind, Header, Image, MultiViewFrame, NamedImage, PixelEncoding,
+    ProgressReward,
+};
+use striatum_render::{Lighting, Renderer};
+use striatum_rl::RlError;
+use striatum_rl::actor::{
+    ActorEnv, ActorLinks, ActorOptions, ActorStats, EnvObservation, EnvStep, EpisodeKind,
+    EpisodeReport, run_actor,
+};
+use striatum_rl::learner::{Learner, LearnerConfig, LearnerLinks, LearnerStatus, run_learner};
+use striatum_sim::{Action, CameraConfig, Env, Observation, ScriptedExpert, StepInfo, Variant};
+
+use crate::record::{camera_views, drawables, scene_cameras};
+use crate::sim::robot_path;
+
+/// What the policy observes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObservationKind {
+    /// Tool position and gripper plus object and target positions (simulator ground truth).
+    Privileged,
+}
+
+/// Where the shaping potential comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressSource {
+    /// The reward node's `ProgressReward` for each rendered frame.
+    RewardNode,
+    /// The simulator's privileged progress (the reference).
+    Privileged,
+}
+
+/// The `[env]` table: the simulated task and how the actor sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnvSettings {
+    /// Scene file.
+    pub scene: PathBuf,
+    /// Robot name (in `robots/`) or folder.
+    pub robot: String,
+    /// Control steps before an episode is cut (a truncation: the learner bootstraps).
+    pub horizon: usize,
+    /// What the policy observes.
+    pub observation: ObservationKind,
+    /// Where the potential comes from.
+    pub progress: ProgressSource,
+    /// Render the cameras and publish frames (needed by the reward node and the Rerun view).
+    pub render: bool,
+    /// Camera rig folder (default: the scene's).
+    pub rig: Option<PathBuf>,
+    /// Side of the square camera images.
+    pub image_size: u32,
+    /// Seconds to wait for a frame's reward before reusing the previous potential.
+    pub reward_timeout_s: f64,
+    /// Episode `e` uses layout seed `seed_offset + e`.
+    pub seed_offset: u64,
+}
+
+impl Default for EnvSettings {
+    fn default() -> Self {
+        EnvSettings {
+            scene: PathBuf::from("sim_scenes/push_cube.toml"),
+            robot: "so101".into(),
+            horizon: 100,
+            observation: ObservationKind::Privileged,
+            progress: ProgressSource::RewardNode,
+            render: true,
+            rig: None,
+            image_size: 128,
+            reward_timeout_s: 2.0,
+            seed_offset: 0,
+        }
+    }
+}
+
+/// The `[actor]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActorSettings {
+    /// Scripted-expert episodes sent first, as demonstrations.
+    pub demo_episodes: u64,
+    /// Every this many policy episodes, one evaluates the policy's mode.
+    pub eval_every: u64,
+    /// Environment steps before the actor stops (none: until stopped).
+    pub max_env_steps: Option<u64>,
+    /// Evaluation episodes of the final policy on unseen layouts after `max_env_steps`.
+    pub final_eval_episodes: u64,
+    /// Seed of exploration noise.
+    pub seed: u64,
+    /// Evaluation episodes in the moving success rate printed and logged.
+    pub success_window: usize,
+}
+
+impl Default for ActorSettings {
+    fn default() -> Self {
+        ActorSettings {
+            demo_episodes: 20,
+            eval_every: 4,
+            max_env_steps: None,
+            final_eval_episodes: 50,
+            seed: 0,
+            success_window: 10,
+        }
+    }
+}
+
+/// A training config: the task, the actor and the learner (`obs_dim`/`act_dim` of the learner
+/// table are filled in from the task).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Run name: the learner's weights key and the policy id prefix.
+    pub run: String,
+    /// The task.
+    #[serde(default)]
+    pub env: EnvSettings,
+    /// The actor.
+    #[serde(default)]
+    pub actor: ActorSettings,
+    /// The learner.
+    #[serde(default)]
+    pub learner: LearnerConfig,
+}
+
+impl TrainConfig {
+    /// Reads a config file; errors name the file and the key.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the training config {}", path.display()))?;
+        let mut c: TrainConfig =
+            toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        anyhow::ensure!(
+            c.env.horizon > 0,
+            "{}: env.horizon must be > 0",
+            path.display()
+        );
+        anyhow::ensure!(
+            c.env.reward_timeout_s > 0.0 && c.env.reward_timeout_s.is_finite(),
+            "{}: env.reward_timeout_s must be > 0",
+            path.display()
+        );
+        anyhow::ensure!(
+            c.env.image_size >= 8 && c.env.image_size <= 1024,
+            "{}: env.image_size must be 8..=1024",
+            path.display()
+        );
+        anyhow::ensure!(
+            c.env.render || c.env.progress == ProgressSource::Privileged,
+            "{}: env.progress = \"reward_node\" needs env.render = true (the reward node scores rendered frames)",
+            path.display()
+        );
+        c.learner.run = c.run.clone();
+        Ok(c)
+    }
+}
+
+/// The policy's action size: tool translation (3) and gripper (1), each in [-1, 1].
+pub const ACTION_SIZE: usize = 4;
+
+/// Maps a policy action in [-1, 1]^4 to an end-effector command.
+pub fn to_action(a: &[f32], max_translation: f64) -> Action {
+    let g = |i: usize| f64::from(a.get(i).copied().unwrap_or(0.0)).clamp(-1.0, 1.0);
+    Action::EeDelta {
+        translation: [
+            g(0) * max_translation,
+            g(1) * max_translation,
+            g(2) * max_translation,
+        ],
+        rotation: [0.0; 3],
+        gripper: (g(3) + 1.0) / 2.0,
+    }
+}
+
+/// Maps an end-effector command back to the policy's action space (rotation dropped).
+pub fn from_action(a: &Action, max_translation: f64) -> Vec<f32> {
+    match a {
+        Action::EeDelta {
+            translation,
+            gripper,
+            ..
+        } => vec![
+            (translation[0] / max_translation).clamp(-1.0, 1.0) as f32,
+            (translation[1] / max_translation).clamp(-1.0, 1.0) as f32,
+            (translation[2] / max_translation).clamp(-1.0, 1.0) as f32,
+            (gripper * 2.0 - 1.0).clamp(-1.0, 1.0) as f32,
+        ],
+        Action::Joints { .. } => vec![0.0; ACTION_SIZE],
+    }
+}
+
+/// The privileged observation: tool position and gripper; per object and target its position
+/// and its offset from the tool; the first object's offset to the first target (x10); fixture
+/// joint values.
+pub fn privileged_features(obs: &Observation) -> Vec<f32> {
+    let ee = obs.ee_position;
+    let mut v: Vec<f32> = ee.iter().map(|x| *x as f32).collect();
+    v.push(obs.gripper as f32);
+    for o in obs.privileged.objects.iter().chain(&obs.privileged.targets) {
+        for (p, e) in o.position.iter().zip(&ee) {
+            v.push(*p as f32);
+            v.push((p - e) as f32);
+        }
+    }
+    if let (Some(a), Some(b)) = (
+        obs.privileged.objects.first(),
+        obs.privileged.targets.first(),
+    ) {
+        for (pb, pa) in b.position.iter().zip(&a.position) {
+            v.push(((pb - pa) * 10.0) as f32);
+        }
+    }
+    for (_, q) in &obs.privileged.fixtures {
+        v.push(*q as f32);
+    }
+    v
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// Observation size of a config's task (loads the scene).
+pub fn observation_size(env: &EnvSettings) -> anyhow::Result<usize> {
+    let mut sim = Env::load(&env.scene, robot_path(&env.robot))
+        .with_context(|| format!("loading {} with {}", env.scene.display(), env.robot))?;
+    let obs = sim.reset(env.seed_offset)?;
+    Ok(match env.observation {
+        ObservationKind::Privileged => privileged_features(&obs).len(),
+    })
+}
+
+/// Cameras, renderer and the frames publisher.
+struct Vision {
+    renderer: Renderer,
+    cameras: Vec<CameraConfig>,
+    frames: Publisher<MultiViewFrame>,
+    render_s: f64,
+}
+
+/// Timing and reward-delivery counters of a sim actor.
+#[derive(Debug, Clone, Default)]
+pub struct SimActorCounters {
+    /// Frames rendered and published.
+    pub frames: u64,
+    /// Rewards received for our frames.
+    pub rewards: u64,
+    /// Frames whose reward did not come within the timeout (the previous potential was used).
+    pub reward_timeouts: u64,
+    /// Frame-to-reward round trips, in milliseconds.
+    pub reward_latency_ms: Vec<f64>,
+    /// Seconds spent rendering.
+    pub render_s: f64,
+    /// Seconds spent waiting for rewards.
+    pub reward_wait_s: f64,
+    /// Seconds spent in physics and control.
+    pub physics_s: f64,
+}
+
+/// The simulator as an [`ActorEnv`], with the cameras and the reward node in the loop.
+pub struct SimActorEnv {
+    env: Env,
+    settings: EnvSettings,
+    robot_id: String,
+    obs: Observation,
+    info: Option<StepInfo>,
+    expert: Option<ScriptedExpert>,
+    episode: u64,
+    step: u64,
+    progress: f32,
+    max_translation: f64,
+    vision: Option<Vision>,
+    rewards: Option<Subscriber<ProgressReward>>,
+    events: Publisher<EpisodeEvent>,
+    instruction: String,
+    /// Counters.
+    pub counters: SimActorCounters,
+}
+
+impl SimActorEnv {
+    /// Loads the scene, starts the renderer (when rendering) and declares the actor's topics
+    /// under `robot_id`.
+    pub async fn new(bus: &Bus, settings: &EnvSettings, robot_id: &str) -> anyhow::Result<Self> {
+        let mut env =
+            Env::load(&settings.scene, robot_path(&settings.robot)).with_context(|| {
+                format!(
+                    "loading {} with {}",
+                    settings.scene.display(),
+                    settings.robot
+                )
+            })?;
+        let obs = env.reset(settings.seed_offset)?;
+        let vision = if settings.render {
+            let renderer = Renderer::new().context("starting the renderer")?;
+            let cameras = scene_cameras(&env, settings.rig.as_deref(), Some(settings.image_size))?;
+            let frames = bus
+                .publisher(
+                    &Topic::<MultiViewFrame>::new(robot_id, "sim", streams::FRAMES)
+                        .map_err(|e| anyhow::anyhow!("robot id: {e}"))?,
+                    Qos::Frames,
+                )
+                .await?;
+            Some(Vision {
+                renderer,
+                cameras,
+                frames,
+                render_s: 0.0,
+            })
+        } else {
+            None
+        };
+        let rewards = if settings.progress == ProgressSource::RewardNode {
+            let key = Topic::<ProgressReward>::new(
+                robot_id,
+                striatum_reward::node::NODE,
+                streams::PROGRESS,
+            )
+            .map_err(|e| anyhow::anyhow!("robot id: {e}"))?;
+            Some(bus.subscriber(key.key(), Qos::Reliable).await?)
+        } else {
+            None
+        };
+        let events = bus
+            .publisher(
+                &Topic::<EpisodeEvent>::new(robot_id, "sim", streams::EPISODE)
+                    .map_err(|e| anyhow::anyhow!("robot id: {e}"))?,
+                Qos::Reliable,
+            )
+            .await?;
+        Ok(SimActorEnv {
+            max_translation: env.control().max_translation,
+            env,
+            settings: settings.clone(),
+            robot_id: robot_id.to_owned(),
+            obs,
+            info: None,
+            expert: None,
+            episode: 0,
+            step: 0,
+            progress: 0.0,
+            vision,
+            rewards,
+            events,
+            instruction: String::new(),
+            counters: SimActorCounters::default(),
+        })
+    }
+
+    fn features(&self) -> Vec<f32> {
+        match self.settings.observation {
+            ObservationKind::Privileged => privileged_features(&self.obs),
+        }
+    }
+
+    /// Renders and publishes the current frame; returns its stamp.
+    fn publish_frame(&mut self) -> Result<i64, RlError> {
+        let stamp = now_ns();
+        let Some(v) = self.vision.as_mut() else {
+            return Ok(stamp);
+        };
+        let started = Instant::now();
+        let views = camera_views(&self.env, &v.cameras, &[])
+            .map_err(|e| RlError::Input(format!("camera poses: {e}")))?;
+        let shapes = drawables(&self.env.visual_shapes(), &|_| [0.0; 3]);
+        let frames = v
+            .renderer
+            .render(&shapes, &views, &Lighting::default())
+            .map_err(|e| RlError::Input(format!("rendering: {e}")))?;
+        let msg = MultiViewFrame {
+            header: Header::new(stamp, "world"),
+            robot_id: self.robot_id.clone(),
+            episode_id: self.episode,
+            step: self.step,
+            views: frames
+                .into_iter()
+                .map(|f| NamedImage {
+                    image: Image {
+                        header: Header::new(stamp, format!("{}_optical", f.name)),
+                        height: f.height,
+                        width: f.width,
+                        encoding: PixelEncoding::Rgb8,
+                        is_bigendian: false,
+                        step: f.width * 3,
+                        data: f.rgb,
+                    },
+                    name: f.name,
+                })
+                .collect(),
+        };
+        v.render_s += started.elapsed().as_secs_f64();
+        self.counters.render_s = v.render_s;
+        v.frames
+            .put(&msg)
+            .map_err(|e| RlError::Transport(format!("publishing a frame: {e}")))?;
+        self.counters.frames += 1;
+        Ok(stamp)
+    }
+
+    /// The potential of the current state: privileged, or the reward node's answer for the
+    /// frame just published (the previous potential if it does not come in time).
+    fn potential(&mut self) -> Result<f32, RlError> {
+        let stamp = self.publish_frame()?;
+        let Some(rewards) = self.rewards.as_ref() else {
+            return Ok(self.env.evaluate().map_or(0.0, |p| p.value as f32));
+        };
+        let started = Instant::now();
+        let timeout = Duration::from_secs_f64(self.settings.reward_timeout_s);
+        let found = loop {
+            let left = timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break None;
+            }
+            match rewards.recv_timeout(left) {
+                Ok(r) if r.msg.episode_id == self.episode && r.msg.step == self.step => {
+                    break Some(r.msg);
+                }
+                // An answer to an earlier frame (or another episode): skip it.
+                Ok(_) => {}
+                Err(_) => break None,
+            }
+        };
+        self.counters.reward_wait_s += started.elapsed().as_secs_f64();
+        match found {
+            Some(m) => {
+                self.counters.rewards += 1;
+                self.counters
+                    .reward_latency_ms
+                    .push((now_ns() - stamp).max(0) as f64 * 1e-6);
+                Ok(m.progress)
+            }
+            None => {
+                self.counters.reward_timeouts += 1;
+                Ok(self.progress)
+            }
+        }
+    }
+
+    fn publish_event(&self, kind: EpisodeEventKind) {
+        let _ = self.events.put(&EpisodeEvent {
+            header: Header::new(now_ns(), "world"),
+            robot_id: self.robot_id.clone(),
+            episode_id: self.episode,
+            kind,
+        });
+    }
+}
+
+impl ActorEnv for SimActorEnv {
+    fn obs_dim(&self) -> usize {
+        self.features().len()
+    }
+
+    fn act_dim(&self) -> usize {
+        ACTION_SIZE
+    }
+
+    fn reset(&mut self, episode: u64) -> Result<EnvObservation, RlError> {
+        let seed = self.settings.seed_offset.wrapping_add(episode);
+        self.obs = self
+            .env
+            .reset(seed)
+            .map_err(|e| RlError::Input(format!("reset: {e}")))?;
+        self.info = None;
+        self.expert = Some(ScriptedExpert::new(
+            self.env.scene(),
+            self.env.robot(),
+            Variant::Expert,
+            seed,
+        ));
+        self.episode = episode;
+        self.step = 0;
+        self.instruction = self.obs.instruction.clone();
+        self.publish_event(EpisodeEventKind::Start {
+            task: self.env.scene().name.clone(),
+            instruction: self.instruction.clone(),
+            seed,
+        });
+        self.progress = 0.0;
+        self.progress = self.potential()?;
+        Ok(EnvObservation {
+            obs: self.features(),
+            progress: self.progress,
+        })
+    }
+
+    fn step(&mut self, action: &[f32]) -> Result<EnvStep, RlError> {
+        let started = Instant::now();
+        let step = self
+            .env
+            .step(&to_action(action, self.max_translation))
+            .map_err(|e| RlError::Input(format!("step: {e}")))?;
+        self.counters.physics_s += started.elapsed().as_secs_f64();
+        self.step += 1;
+        self.obs = step.obs;
+        let success = step.info.success;
+        self.info = Some(step.info);
+        let truncated =
+            !step.terminated && (step.truncated || self.step as usize >= self.settings.horizon);
+        self.progress = self.potential()?;
+        if step.terminated || truncated {
+            self.publish_event(EpisodeEventKind::End {
+                success,
+                truncated,
+                steps: self.step,
+                episode_return: step.reward,
+            });
+        }
+        Ok(EnvStep {
+            next: EnvObservation {
+                obs: self.features(),
+                progress: self.progress,
+            },
+            reward: step.reward as f32,
+            terminated: step.terminated,
+            truncated,
+            success,
+        })
+    }
+
+    fn expert_action(&mut self) -> Option<Vec<f32>> {
+        let expert = self.expert.as_mut()?;
+        let a = expert.act(&self.obs, self.info.as_ref());
+        Some(from_action(&a, self.max_translation))
+    }
+}
+
+/// Appends CSV rows to a file (header first when new), flushing each row.
+struct Csv(std::fs::File);
+
+impl Csv {
+    fn open(path: &Path, header: &str) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let new = !path.exists();
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        if new {
+            writeln!(f, "{header}")?;
+        }
+        Ok(Csv(f))
+    }
+
+    fn row(&mut self, line: &str) {
+        let _ = writeln!(self.0, "{line}");
+        let _ = self.0.flush();
+    }
+}
+
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        flag.store(true, Ordering::Relaxed);
+    });
+    stop
+}
+
+/// `striatum rl learn`: the learner node; resumes from `<run_dir>/checkpoints/learner`.
+pub async fn learn(config_path: &Path, run_dir: &Path, bus: Bus) -> anyhow::Result<()> {
+    let config = TrainConfig::load(config_path)?;
+    tch::set_num_threads(1);
+    std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    std::fs::copy(config_path, run_dir.join("config.toml"))
+        .with_context(|| format!("copying the config into {}", run_dir.display()))?;
+    let mut lc = config.learner.clone();
+    lc.obs_dim = observation_size(&config.env)?;
+    lc.act_dim = ACTION_SIZE;
+    let ckpt = run_dir.join("checkpoints").join("learner");
+    let mut learner = Learner::resume_or_new(&ckpt, lc, tch::Device::Cpu)
+        .with_context(|| format!("starting the learner from {}", ckpt.display()))?;
+    let mut links = LearnerLinks::connect(&bus, &config.run).await?;
+    let _node = bus.declare_node(&config.run, "learner").await?;
+    println!(
+        "learner: run {}, obs {} / action {}, reward {:?}, {} updates so far; checkpoints in {}",
+        config.run,
+        learner.config().obs_dim,
+        learner.config().act_dim,
+        learner.config().reward,
+        learner.sac().updates(),
+        ckpt.display()
+    );
+    let mut csv = Csv::open(
+        &run_dir.join("learner.csv"),
+        "wall_s,updates,updates_per_s,transitions,episodes,successes,interventions,online,demo,critic_loss,actor_loss,q_mean,temperature,accepted,duplicates,lost,restarts,latency_p50_ms,latency_p99_ms",
+    )?;
+    let stop = stop_on_ctrl_c();
+    let started = Instant::now();
+    let status = tokio::task::spawn_blocking(move || {
+        let mut last = (0.0f64, learner.sac().updates());
+        let mut printed = Instant::now();
+        let result = run_learner(
+            &mut learner,
+            &mut links,
+            &ckpt,
+            &stop,
+            |s: &LearnerStatus| {
+                let t = started.elapsed().as_secs_f64();
+                let rate = (s.updates - last.1) as f64 / (t - last.0).max(1e-9);
+                last = (t, s.updates);
+                csv.row(&format!(
+                    "{t:.1},{},{rate:.1},{},{},{},{},{},{},{:.5},{:.5},{:.4},{:.5},{},{},{},{},{:.2},{:.2}",
+                    s.updates,
+                    s.counters.transitions,
+                    s.counters.episodes,
+                    s.counters.successes,
+                    s.counters.interventions,
+                    s.online_len,
+                    s.demo_len,
+                    s.last_update.critic_loss,
+                    s.last_update.actor_loss,
+                    s.last_update.q_mean,
+                    s.last_update.temperature,
+                    s.transport.accepted,
+                    s.transport.duplicates,
+                    s.transport.lost,
+                    s.transport.restarts,
+                    s.latency_p50_ms,
+                    s.latency_p99_ms,
+                ));
+                if printed.elapsed() >= Duration::from_secs(10) {
+                    printed = Instant::now();
+                    println!(
+                        "learner: {} updates ({rate:.0}/s), {} transitions, {} episodes, buffers {} online / {} demo, q {:.3}, temperature {:.4}, lost {} dup {}, delivery p99 {:.1} ms",
+                        s.updates,
+                        s.counters.transitions,
+                        s.counters.episodes,
+                        s.online_len,
+                        s.demo_len,
+                        s.last_update.q_mean,
+                        s.last_update.temperature,
+                        s.transport.lost,
+                        s.transport.duplicates,
+                        s.latency_p99_ms
+                    );
+                }
+            },
+        );
+        result.map(|s| (s, learner.sac().updates()))
+    })
+    .await??;
+    println!(
+        "learner: stopped after {} updates; checkpoint saved ({} transitions, {} lost, {} duplicates)",
+        status.1,
+        status.0.counters.transitions,
+        status.0.transport.lost,
+        status.0.transport.duplicates
+    );
+    bus.close().await?;
+    Ok(())
+}
+
+/// Rolling success rate of the last `n` outcomes.
+struct Window {
+    n: usize,
+    v: std::collections::VecDeque<bool>,
+}
+
+impl Window {
+    fn push(&mut self, x: bool) {
+        self.v.push_back(x);
+        while self.v.len() > self.n {
+            self.v.pop_front();
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        if self.v.is_empty() {
+            return 0.0;
+        }
+        self.v.iter().filter(|x| **x).count() as f64 / self.v.len() as f64
+    }
+}
+
+fn percentile(v: &[f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s[((s.len() - 1) as f64 * q).round() as usize]
+}
+
+/// What an actor run measured, written to `<run_dir>/<name>_summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActorSummary {
+    /// Environment steps of training (demonstrations included).
+    pub env_steps: u64,
+    /// Episodes of training.
+    pub episodes: u64,
+    /// Wall seconds of training.
+    pub train_seconds: f64,
+    /// Control steps per second sustained during training.
+    pub control_hz: f64,
+    /// Success rate of the last evaluation episodes during training.
+    pub recent_eval_success: f64,
+    /// Final evaluation: episodes and success rate of the policy's mode on unseen layouts.
+    pub final_eval_episodes: u64,
+    /// Its success rate.
+    pub final_eval_success: f64,
+    /// Frame-to-reward round trip p50 / p99 (ms).
+    pub reward_latency_p50_ms: f64,
+    /// p99 of the same.
+    pub reward_latency_p99_ms: f64,
+    /// Frames whose reward timed out.
+    pub reward_timeouts: u64,
+    /// Milliseconds per step spent rendering, waiting for rewards, and in physics.
+    pub render_ms_per_step: f64,
+    /// Waiting for the reward node.
+    pub reward_wait_ms_per_step: f64,
+    /// Physics and control.
+    pub physics_ms_per_step: f64,
+    /// Age of the weights in use when last taken (s).
+    pub weights_age_s: f64,
+    /// Weight versions taken.
+    pub weight_updates: u64,
+}
+
+/// `striatum rl actor`: a sim actor; after `max_env_steps` it evaluates the final policy.
+pub async fn act(
+    config_path: &Path,
+    run_dir: &Path,
+    name: &str,
+    robot_id: &str,
+    bus: Bus,
+) -> anyhow::Result<()> {
+    let config = TrainConfig::load(config_path)?;
+    tch::set_num_threads(1);
+    let mut env = SimActorEnv::new(&bus, &config.env, robot_id).await?;
+    let options = ActorOptions {
+        name: name.to_owned(),
+        robot: robot_id.to_owned(),
+        run: config.run.clone(),
+        sac: config.learner.sac.clone(),
+        deterministic: false,
+        seed: config.actor.seed,
+        first_episode: 0,
+        demo_episodes: config.actor.demo_episodes,
+        eval_every: config.actor.eval_every,
+    };
+    let mut links = ActorLinks::connect(&bus, &options).await?;
+    let _node = bus.declare_node(robot_id, "actor").await?;
+    println!(
+        "actor {}: {} with {} as `{robot_id}`, observation {:?}, progress from {:?}, {} demonstrations first, {}",
+        links.actor_id(),
+        config.env.scene.display(),
+        config.env.robot,
+        config.env.observation,
+        config.env.progress,
+        config.actor.demo_episodes,
+        config
+            .actor
+            .max_env_steps
+            .map_or("until stopped".to_owned(), |s| format!("{s} env steps"))
+    );
+    // Let subscriptions meet (the reward node, the learner) before the first frame.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stop = stop_on_ctrl_c();
+    let summary_path = config_summary_path(run_dir, name);
+    let run_dir = run_dir.to_owned();
+    let name = name.to_owned();
+    let settings = config.actor.clone();
+    let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<ActorSummary> {
+        let mut csv = Csv::open(
+            &run_dir.join(format!("{name}.csv")),
+            "wall_s,env_steps,episode,kind,success,steps,final_progress,weights_version,eval_success_rate",
+        )?;
+        let started = Instant::now();
+        let mut evals = Window {
+            n: settings.success_window.max(1),
+            v: Default::default(),
+        };
+        let mut trains = Window {
+            n: 20,
+            v: Default::default(),
+        };
+        let mut on_episode = |r: &EpisodeReport, s: &ActorStats| {
+            match r.kind {
+                EpisodeKind::Eval => evals.push(r.success),
+                EpisodeKind::Train => trains.push(r.success),
+                EpisodeKind::Demo => {}
+            }
+            csv.row(&format!(
+                "{:.2},{},{},{},{},{},{:.4},{},{:.3}",
+                started.elapsed().as_secs_f64(),
+                s.steps,
+                r.episode,
+                r.kind.as_str(),
+                u8::from(r.success),
+                r.steps,
+                r.final_progress,
+                r.weights_version.map_or(String::new(), |v| v.to_string()),
+                evals.rate()
+            ));
+            if r.kind == EpisodeKind::Eval {
+                println!(
+                    "actor: {:>6} env steps, episode {:>4}: eval success {:.2} (last {}), train success {:.2} (last {}), {:.0} steps/s, weights v{}",
+                    s.steps,
+                    r.episode,
+                    evals.rate(),
+                    evals.v.len(),
+                    trains.rate(),
+                    trains.v.len(),
+                    s.steps as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                    s.weights_version.unwrap_or(0)
+                );
+            } else if r.kind == EpisodeKind::Demo && s.demo_episodes == settings.demo_episodes {
+                println!(
+                    "actor: {} demonstrations sent ({} steps)",
+                    s.demo_episodes, s.steps
+                );
+            }
+        };
+        let stats = run_actor(
+            &mut env,
+            &mut links,
+            &options,
+            &stop,
+            settings.max_env_steps,
+            &mut on_episode,
+        )?;
+        let train_seconds = started.elapsed().as_secs_f64();
+        let counters = env.counters.clone();
+        let steps = stats.steps.max(1) as f64;
+        let mut final_success = f64::NAN;
+        let mut final_n = 0;
+        if !stop.load(Ordering::Relaxed) && settings.final_eval_episodes > 0 {
+            // The final policy on layouts never used in training.
+            let eval_options = ActorOptions {
+                first_episode: 1_000_000,
+                demo_episodes: 0,
+                eval_every: 1,
+                ..options.clone()
+            };
+            let wins = std::cell::Cell::new(0u64);
+            let done = AtomicBool::new(false);
+            let count = std::cell::Cell::new(0u64);
+            let want = settings.final_eval_episodes;
+            run_actor(&mut env, &mut links, &eval_options, &done, None, |r, _| {
+                count.set(count.get() + 1);
+                wins.set(wins.get() + u64::from(r.success));
+                if count.get() >= want || stop.load(Ordering::Relaxed) {
+                    done.store(true, Ordering::Relaxed);
+                }
+            })?;
+            final_n = count.get();
+            final_success = wins.get() as f64 / final_n.max(1) as f64;
+            println!(
+                "actor: final evaluation: {} of {final_n} episodes succeeded ({:.0}%) on unseen layouts",
+                wins.get(),
+                100.0 * final_success
+            );
+        }
+        Ok(ActorSummary {
+            env_steps: stats.steps,
+            episodes: stats.episodes,
+            train_seconds,
+            control_hz: stats.steps as f64 / train_seconds.max(1e-9),
+            recent_eval_success: evals.rate(),
+            final_eval_episodes: final_n,
+            final_eval_success: final_success,
+            reward_latency_p50_ms: percentile(&counters.reward_latency_ms, 0.5),
+            reward_latency_p99_ms: percentile(&counters.reward_latency_ms, 0.99),
+            reward_timeouts: counters.reward_timeouts,
+            render_ms_per_step: counters.render_s * 1e3 / steps,
+            reward_wait_ms_per_step: counters.reward_wait_s * 1e3 / steps,
+            physics_ms_per_step: counters.physics_s * 1e3 / steps,
+            weights_age_s: stats.weights_age_s,
+            weight_updates: stats.weight_updates,
+        })
+    })
+    .await??;
+    let path = summary_path;
+    let json = serde_json::to_string_pretty(&summary)?;
+    striatum_launch::write_atomic(&path, json.as_bytes())?;
+    println!(
+        "actor: {} env steps in {:.0} s ({:.1} steps/s: render {:.1} ms, reward wait {:.1} ms, physics {:.1} ms per step), reward round trip p50 {:.1} / p99 {:.1} ms, {} timeouts; summary in {}",
+        summary.env_steps,
+        summary.train_seconds,
+        summary.control_hz,
+        summary.render_ms_per_step,
+        summary.reward_wait_ms_per_step,
+        summary.physics_ms_per_step,
+        summary.reward_latency_p50_ms,
+        summary.reward_latency_p99_ms,
+        summary.reward_timeouts,
+        path.display()
+    );
+    bus.close().await?;
+    Ok(())
+}
+
+fn config_summary_path(run_dir: &Path, name: &str) -> PathBuf {
+    run_dir.join(format!("{name}_summary.json"))
+}
