@@ -9,60 +9,12 @@ use anyhow::{Context, Result};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use striatum_rl::learner::RewardMode;
+use striatum_rl::simtask::{from_action, privileged_features as features, to_action};
 use striatum_rl::{ReplayBuffer, Sac, SacConfig, ShapingConfig, StepEnd, Transition};
-use striatum_sim::{Action, Env, Observation, ScriptedExpert, Variant};
+use striatum_sim::{Env, Observation, ScriptedExpert, Variant};
 use tch::Device;
 
 const HORIZON: usize = 100;
-
-fn features(obs: &Observation) -> Vec<f32> {
-    let ee = obs.ee_position;
-    let mut v: Vec<f32> = ee.iter().map(|x| *x as f32).collect();
-    v.push(obs.gripper as f32);
-    for o in obs.privileged.objects.iter().chain(&obs.privileged.targets) {
-        for (p, e) in o.position.iter().zip(&ee) {
-            v.push(*p as f32);
-            v.push((p - e) as f32);
-        }
-    }
-    if let (Some(a), Some(b)) = (
-        obs.privileged.objects.first(),
-        obs.privileged.targets.first(),
-    ) {
-        for (pb, pa) in b.position.iter().zip(&a.position) {
-            v.push(((pb - pa) * 10.0) as f32);
-        }
-    }
-    v
-}
-
-fn to_action(a: &[f32], max_t: f64) -> Action {
-    Action::EeDelta {
-        translation: [
-            f64::from(a[0]) * max_t,
-            f64::from(a[1]) * max_t,
-            f64::from(a[2]) * max_t,
-        ],
-        rotation: [0.0; 3],
-        gripper: (f64::from(a[3]) + 1.0) / 2.0,
-    }
-}
-
-fn from_action(a: &Action, max_t: f64) -> Vec<f32> {
-    match a {
-        Action::EeDelta {
-            translation,
-            gripper,
-            ..
-        } => vec![
-            (translation[0] / max_t).clamp(-1.0, 1.0) as f32,
-            (translation[1] / max_t).clamp(-1.0, 1.0) as f32,
-            (translation[2] / max_t).clamp(-1.0, 1.0) as f32,
-            (gripper * 2.0 - 1.0) as f32,
-        ],
-        Action::Joints { .. } => vec![0.0; 4],
-    }
-}
 
 struct Episode {
     transitions: Vec<Transition>,

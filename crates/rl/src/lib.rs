@@ -1,13 +1,15 @@
 //! Reinforcement learning from progress rewards: potential-based shaping ([`shaping`]),
 //! replay buffers that mix demonstrations with online data ([`buffer`]), a SAC learner
 //! with the RLPD recipe ([`sac`]), actors and learner over the bus ([`transport`]) and the
-//! learner and actor loops ([`learner`], [`actor`]).
+//! learner and actor loops ([`learner`], [`actor`]), and the simulator's tasks in the
+//! learner's terms ([`simtask`]).
 
 pub mod actor;
 pub mod buffer;
 pub mod learner;
 pub mod sac;
 pub mod shaping;
+pub mod simtask;
 pub mod transport;
 
 use std::path::Path;

@@ -55,9 +55,8 @@ pub struct SacConfig {
     /// Include the entropy bonus in the critic's target.
     pub backup_entropy: bool,
     /// Weight of a behaviour-cloning term on the batch's demonstration rows in the actor's
-    /// loss (mean squared error between the policy's mode and the demonstrated action,
-    /// divided by the mean |Q| of the batch so the weight does not depend on the reward
-    /// scale); 0 turns it off.
+    /// loss (the demonstrated actions' negative log-likelihood, scaled by the batch's mean |Q|
+    /// so the weight does not depend on the reward scale); 0 turns it off.
     pub bc_weight: f64,
     /// Seed of every random choice the learner makes.
     pub seed: u64,
@@ -169,6 +168,9 @@ pub struct Actor {
 }
 
 const LOG_STD_MIN: f64 = -5.0;
+/// Demonstrated actions are clipped to this before `atanh` (a saturated action has no finite
+/// pre-squash value).
+const BC_ACTION_LIMIT: f64 = 0.97;
 const LOG_STD_MAX: f64 = 2.0;
 
 impl Actor {
@@ -555,6 +557,9 @@ impl Sac {
             .mean_dim(0, false, Kind::Float);
         let mut loss = (&logp * alpha - &q).mean(Kind::Float);
         if self.config.bc_weight > 0.0 && b.from_demo > 0 {
+            // Behaviour cloning as the demonstrated actions' negative log-likelihood under the
+            // pre-squash Gaussian: it pulls the mean to the demonstration and narrows the
+            // spread where demonstrations agree (so exploration stays near them).
             let d = b.from_demo as i64;
             let demo_act = self
                 .rows(
@@ -562,9 +567,12 @@ impl Sac {
                     b.from_demo,
                     self.act_dim,
                 )
-                .clamp(-1.0, 1.0);
-            let (mean, _) = self.actor.forward(&obs.narrow(0, 0, d));
-            let bc = (mean.tanh() - demo_act).square().mean(Kind::Float);
+                .clamp(-BC_ACTION_LIMIT, BC_ACTION_LIMIT)
+                .atanh();
+            let (mean, log_std) = self.actor.forward(&obs.narrow(0, 0, d));
+            let z = (demo_act - mean) * (-&log_std).exp();
+            let nll = (z.square() * 0.5 + &log_std).sum_dim_intlist(1, false, Kind::Float);
+            let bc = nll.mean(Kind::Float);
             let scale = q.abs().mean(Kind::Float).detach().clamp_min(1e-3);
             loss = loss + bc * scale * self.config.bc_weight;
         }

@@ -5,6 +5,7 @@ mod bus_args;
 mod doctor;
 mod record;
 mod reward;
+mod rl_bench;
 mod sim;
 mod topic;
 mod train;
@@ -143,6 +144,43 @@ enum RlCommand {
         /// Robot id of its topics (frames, episode events, rewards).
         #[arg(long, default_value = "sim0")]
         robot_id: String,
+    },
+    /// Learning curves of the reward modes over several seeds, each run in one process
+    /// without the bus: success rate against env steps (CSV, PNG, and a summary table).
+    #[command(
+        after_help = "Examples:\n  striatum rl bench --config launch/push_cube_train.toml --out runs/rl_bench/push_cube\n  striatum rl bench --config launch/pick_place_train.toml --modes sparse,shaped_learned --out runs/rl_bench/pick_place"
+    )]
+    Bench {
+        /// Training config (task, demonstrations, learner settings).
+        #[arg(long)]
+        config: PathBuf,
+        /// Reward model of the learned modes.
+        #[arg(long, default_value = "models/prm_base")]
+        model: PathBuf,
+        /// Modes, comma-separated: sparse, shaped_learned, shaped_privileged, direct_learned.
+        #[arg(
+            long,
+            default_value = "sparse,shaped_learned,shaped_privileged,direct_learned"
+        )]
+        modes: String,
+        /// Seeds per mode.
+        #[arg(long, default_value_t = 3)]
+        seeds: u64,
+        /// Env steps per run (demonstrations not counted).
+        #[arg(long, default_value_t = 6000)]
+        env_steps: u64,
+        /// Env steps between evaluations.
+        #[arg(long, default_value_t = 1000)]
+        eval_every: u64,
+        /// Deterministic episodes per evaluation.
+        #[arg(long, default_value_t = 20)]
+        eval_episodes: u64,
+        /// Runs at once (each uses one core).
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -608,6 +646,35 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let bus = open(&cli.bus).await?;
             train::act(&config, &run_dir, &name, &robot_id, bus).await?;
+        }
+        Command::Rl(RlCommand::Bench {
+            config,
+            model,
+            modes,
+            seeds,
+            env_steps,
+            eval_every,
+            eval_episodes,
+            jobs,
+            out,
+        }) => {
+            let modes = modes
+                .split(',')
+                .map(|m| rl_bench::BenchMode::parse(m.trim()))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let args = rl_bench::BenchArgs {
+                config,
+                model,
+                modes,
+                seeds,
+                env_steps,
+                eval_every,
+                eval_episodes,
+                jobs,
+                out,
+            };
+            let text = tokio::task::spawn_blocking(move || rl_bench::run(&args)).await??;
+            print!("{text}");
         }
         Command::Launch { file, quiet } => {
             return launch(&file, quiet).await;

@@ -20,13 +20,16 @@ use striatum_msgs::{
     ProgressReward,
 };
 use striatum_render::{Lighting, Renderer};
+use striatum_reward::Scorer;
+use striatum_reward::scorer::EpisodeState;
 use striatum_rl::RlError;
 use striatum_rl::actor::{
     ActorEnv, ActorLinks, ActorOptions, ActorStats, EnvObservation, EnvStep, EpisodeKind,
     EpisodeReport, run_actor,
 };
 use striatum_rl::learner::{Learner, LearnerConfig, LearnerLinks, LearnerStatus, run_learner};
-use striatum_sim::{Action, CameraConfig, Env, Observation, ScriptedExpert, StepInfo, Variant};
+use striatum_rl::simtask::{ACTION_SIZE, from_action, privileged_features, to_action};
+use striatum_sim::{CameraConfig, Env, Observation, ScriptedExpert, StepInfo, Variant};
 
 use crate::record::{camera_views, drawables, scene_cameras};
 use crate::sim::robot_path;
@@ -173,67 +176,6 @@ impl TrainConfig {
     }
 }
 
-/// The policy's action size: tool translation (3) and gripper (1), each in [-1, 1].
-pub const ACTION_SIZE: usize = 4;
-
-/// Maps a policy action in [-1, 1]^4 to an end-effector command.
-pub fn to_action(a: &[f32], max_translation: f64) -> Action {
-    let g = |i: usize| f64::from(a.get(i).copied().unwrap_or(0.0)).clamp(-1.0, 1.0);
-    Action::EeDelta {
-        translation: [
-            g(0) * max_translation,
-            g(1) * max_translation,
-            g(2) * max_translation,
-        ],
-        rotation: [0.0; 3],
-        gripper: (g(3) + 1.0) / 2.0,
-    }
-}
-
-/// Maps an end-effector command back to the policy's action space (rotation dropped).
-pub fn from_action(a: &Action, max_translation: f64) -> Vec<f32> {
-    match a {
-        Action::EeDelta {
-            translation,
-            gripper,
-            ..
-        } => vec![
-            (translation[0] / max_translation).clamp(-1.0, 1.0) as f32,
-            (translation[1] / max_translation).clamp(-1.0, 1.0) as f32,
-            (translation[2] / max_translation).clamp(-1.0, 1.0) as f32,
-            (gripper * 2.0 - 1.0).clamp(-1.0, 1.0) as f32,
-        ],
-        Action::Joints { .. } => vec![0.0; ACTION_SIZE],
-    }
-}
-
-/// The privileged observation: tool position and gripper; per object and target its position
-/// and its offset from the tool; the first object's offset to the first target (x10); fixture
-/// joint values.
-pub fn privileged_features(obs: &Observation) -> Vec<f32> {
-    let ee = obs.ee_position;
-    let mut v: Vec<f32> = ee.iter().map(|x| *x as f32).collect();
-    v.push(obs.gripper as f32);
-    for o in obs.privileged.objects.iter().chain(&obs.privileged.targets) {
-        for (p, e) in o.position.iter().zip(&ee) {
-            v.push(*p as f32);
-            v.push((p - e) as f32);
-        }
-    }
-    if let (Some(a), Some(b)) = (
-        obs.privileged.objects.first(),
-        obs.privileged.targets.first(),
-    ) {
-        for (pb, pa) in b.position.iter().zip(&a.position) {
-            v.push(((pb - pa) * 10.0) as f32);
-        }
-    }
-    for (_, q) in &obs.privileged.fixtures {
-        v.push(*q as f32);
-    }
-    v
-}
-
 fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -255,8 +197,21 @@ pub fn observation_size(env: &EnvSettings) -> anyhow::Result<usize> {
 struct Vision {
     renderer: Renderer,
     cameras: Vec<CameraConfig>,
-    frames: Publisher<MultiViewFrame>,
+    frames: Option<Publisher<MultiViewFrame>>,
     render_s: f64,
+}
+
+/// Where an actor's potential comes from.
+enum Potential {
+    /// The simulator's progress.
+    Privileged,
+    /// The reward node's answers over the bus.
+    Node(Subscriber<ProgressReward>),
+    /// A reward model run in this process (benchmarks).
+    Local {
+        scorer: Box<Scorer>,
+        state: Option<EpisodeState>,
+    },
 }
 
 /// Timing and reward-delivery counters of a sim actor.
@@ -291,8 +246,8 @@ pub struct SimActorEnv {
     progress: f32,
     max_translation: f64,
     vision: Option<Vision>,
-    rewards: Option<Subscriber<ProgressReward>>,
-    events: Publisher<EpisodeEvent>,
+    potential: Potential,
+    events: Option<Publisher<EpisodeEvent>>,
     instruction: String,
     /// Counters.
     pub counters: SimActorCounters,
@@ -301,7 +256,51 @@ pub struct SimActorEnv {
 impl SimActorEnv {
     /// Loads the scene, starts the renderer (when rendering) and declares the actor's topics
     /// under `robot_id`.
-    pub async fn new(bus: &Bus, settings: &EnvSettings, robot_id: &str) -> anyhow::Result<Self> {
+    pub async fn on_bus(bus: &Bus, settings: &EnvSettings, robot_id: &str) -> anyhow::Result<Self> {
+        let bad_id = |e: striatum_msgs::topics::TopicError| anyhow::anyhow!("robot id: {e}");
+        let mut me = Self::build(settings, robot_id, Potential::Privileged)?;
+        if let Some(v) = me.vision.as_mut() {
+            let topic =
+                Topic::<MultiViewFrame>::new(robot_id, "sim", streams::FRAMES).map_err(bad_id)?;
+            v.frames = Some(bus.publisher(&topic, Qos::Frames).await?);
+        }
+        if settings.progress == ProgressSource::RewardNode {
+            let key = Topic::<ProgressReward>::new(
+                robot_id,
+                striatum_reward::node::NODE,
+                streams::PROGRESS,
+            )
+            .map_err(bad_id)?;
+            me.potential = Potential::Node(bus.subscriber(key.key(), Qos::Reliable).await?);
+        }
+        let topic =
+            Topic::<EpisodeEvent>::new(robot_id, "sim", streams::EPISODE).map_err(bad_id)?;
+        me.events = Some(bus.publisher(&topic, Qos::Reliable).await?);
+        Ok(me)
+    }
+
+    /// An actor environment without the bus: the potential is privileged, or from `scorer`
+    /// run in this process on the rendered cameras.
+    pub fn local(settings: &EnvSettings, scorer: Option<Scorer>) -> anyhow::Result<Self> {
+        let mut settings = settings.clone();
+        let potential = match scorer {
+            Some(s) => {
+                settings.render = true;
+                Potential::Local {
+                    scorer: Box::new(s),
+                    state: None,
+                }
+            }
+            None => {
+                settings.progress = ProgressSource::Privileged;
+                settings.render = false;
+                Potential::Privileged
+            }
+        };
+        Self::build(&settings, "local", potential)
+    }
+
+    fn build(settings: &EnvSettings, robot_id: &str, potential: Potential) -> anyhow::Result<Self> {
         let mut env =
             Env::load(&settings.scene, robot_path(&settings.robot)).with_context(|| {
                 format!(
@@ -314,40 +313,15 @@ impl SimActorEnv {
         let vision = if settings.render {
             let renderer = Renderer::new().context("starting the renderer")?;
             let cameras = scene_cameras(&env, settings.rig.as_deref(), Some(settings.image_size))?;
-            let frames = bus
-                .publisher(
-                    &Topic::<MultiViewFrame>::new(robot_id, "sim", streams::FRAMES)
-                        .map_err(|e| anyhow::anyhow!("robot id: {e}"))?,
-                    Qos::Frames,
-                )
-                .await?;
             Some(Vision {
                 renderer,
                 cameras,
-                frames,
+                frames: None,
                 render_s: 0.0,
             })
         } else {
             None
         };
-        let rewards = if settings.progress == ProgressSource::RewardNode {
-            let key = Topic::<ProgressReward>::new(
-                robot_id,
-                striatum_reward::node::NODE,
-                streams::PROGRESS,
-            )
-            .map_err(|e| anyhow::anyhow!("robot id: {e}"))?;
-            Some(bus.subscriber(key.key(), Qos::Reliable).await?)
-        } else {
-            None
-        };
-        let events = bus
-            .publisher(
-                &Topic::<EpisodeEvent>::new(robot_id, "sim", streams::EPISODE)
-                    .map_err(|e| anyhow::anyhow!("robot id: {e}"))?,
-                Qos::Reliable,
-            )
-            .await?;
         Ok(SimActorEnv {
             max_translation: env.control().max_translation,
             env,
@@ -360,8 +334,8 @@ impl SimActorEnv {
             step: 0,
             progress: 0.0,
             vision,
-            rewards,
-            events,
+            potential,
+            events: None,
             instruction: String::new(),
             counters: SimActorCounters::default(),
         })
@@ -373,11 +347,12 @@ impl SimActorEnv {
         }
     }
 
-    /// Renders and publishes the current frame; returns its stamp.
-    fn publish_frame(&mut self) -> Result<i64, RlError> {
+    /// Renders the current frame and publishes it (on the bus); returns its stamp and the
+    /// frame (none without cameras).
+    fn publish_frame(&mut self) -> Result<(i64, Option<MultiViewFrame>), RlError> {
         let stamp = now_ns();
         let Some(v) = self.vision.as_mut() else {
-            return Ok(stamp);
+            return Ok((stamp, None));
         };
         let started = Instant::now();
         let views = camera_views(&self.env, &v.cameras, &[])
@@ -410,44 +385,63 @@ impl SimActorEnv {
         };
         v.render_s += started.elapsed().as_secs_f64();
         self.counters.render_s = v.render_s;
-        v.frames
-            .put(&msg)
-            .map_err(|e| RlError::Transport(format!("publishing a frame: {e}")))?;
+        if let Some(frames) = &v.frames {
+            frames
+                .put(&msg)
+                .map_err(|e| RlError::Transport(format!("publishing a frame: {e}")))?;
+        }
         self.counters.frames += 1;
-        Ok(stamp)
+        Ok((stamp, Some(msg)))
     }
 
-    /// The potential of the current state: privileged, or the reward node's answer for the
-    /// frame just published (the previous potential if it does not come in time).
+    /// The potential of the current state: privileged, or the reward model's answer for the
+    /// frame just rendered (over the bus: the previous potential if it does not come in time).
     fn potential(&mut self) -> Result<f32, RlError> {
-        let stamp = self.publish_frame()?;
-        let Some(rewards) = self.rewards.as_ref() else {
-            return Ok(self.env.evaluate().map_or(0.0, |p| p.value as f32));
-        };
+        let (stamp, frame) = self.publish_frame()?;
         let started = Instant::now();
-        let timeout = Duration::from_secs_f64(self.settings.reward_timeout_s);
-        let found = loop {
-            let left = timeout.saturating_sub(started.elapsed());
-            if left.is_zero() {
-                break None;
+        let found = match &mut self.potential {
+            Potential::Privileged => {
+                return Ok(self.env.evaluate().map_or(0.0, |p| p.value as f32));
             }
-            match rewards.recv_timeout(left) {
-                Ok(r) if r.msg.episode_id == self.episode && r.msg.step == self.step => {
-                    break Some(r.msg);
+            Potential::Local { scorer, state } => {
+                let frame = frame.ok_or_else(|| RlError::Input("no cameras to score".into()))?;
+                let images = striatum_reward::node::frame_images(scorer, &frame)
+                    .map_err(|e| RlError::Input(format!("scoring a frame: {e}")))?;
+                let st = state.get_or_insert_with(|| {
+                    scorer
+                        .start_episode(&self.instruction, scorer.goals.get(&self.env.scene().name))
+                });
+                let est = scorer
+                    .score(&mut [(st, &images)])
+                    .map_err(|e| RlError::Input(format!("scoring a frame: {e}")))?;
+                est.first().map(|e| e.progress.clamp(0.0, 1.0) as f32)
+            }
+            Potential::Node(rewards) => {
+                let timeout = Duration::from_secs_f64(self.settings.reward_timeout_s);
+                loop {
+                    let left = timeout.saturating_sub(started.elapsed());
+                    if left.is_zero() {
+                        break None;
+                    }
+                    match rewards.recv_timeout(left) {
+                        Ok(r) if r.msg.episode_id == self.episode && r.msg.step == self.step => {
+                            break Some(r.msg.progress);
+                        }
+                        // An answer to an earlier frame (or another episode): skip it.
+                        Ok(_) => {}
+                        Err(_) => break None,
+                    }
                 }
-                // An answer to an earlier frame (or another episode): skip it.
-                Ok(_) => {}
-                Err(_) => break None,
             }
         };
         self.counters.reward_wait_s += started.elapsed().as_secs_f64();
         match found {
-            Some(m) => {
+            Some(p) => {
                 self.counters.rewards += 1;
                 self.counters
                     .reward_latency_ms
                     .push((now_ns() - stamp).max(0) as f64 * 1e-6);
-                Ok(m.progress)
+                Ok(p)
             }
             None => {
                 self.counters.reward_timeouts += 1;
@@ -457,12 +451,14 @@ impl SimActorEnv {
     }
 
     fn publish_event(&self, kind: EpisodeEventKind) {
-        let _ = self.events.put(&EpisodeEvent {
-            header: Header::new(now_ns(), "world"),
-            robot_id: self.robot_id.clone(),
-            episode_id: self.episode,
-            kind,
-        });
+        if let Some(events) = &self.events {
+            let _ = events.put(&EpisodeEvent {
+                header: Header::new(now_ns(), "world"),
+                robot_id: self.robot_id.clone(),
+                episode_id: self.episode,
+                kind,
+            });
+        }
     }
 }
 
@@ -491,6 +487,9 @@ impl ActorEnv for SimActorEnv {
         self.episode = episode;
         self.step = 0;
         self.instruction = self.obs.instruction.clone();
+        if let Potential::Local { state, .. } = &mut self.potential {
+            *state = None;
+        }
         self.publish_event(EpisodeEventKind::Start {
             task: self.env.scene().name.clone(),
             instruction: self.instruction.clone(),
@@ -751,7 +750,7 @@ pub async fn act(
 ) -> anyhow::Result<()> {
     let config = TrainConfig::load(config_path)?;
     tch::set_num_threads(1);
-    let mut env = SimActorEnv::new(&bus, &config.env, robot_id).await?;
+    let mut env = SimActorEnv::on_bus(&bus, &config.env, robot_id).await?;
     let options = ActorOptions {
         name: name.to_owned(),
         robot: robot_id.to_owned(),
