@@ -17,10 +17,12 @@ endif
 CARGO ?= cargo
 STRIATUM := target/debug/striatum
 
-.PHONY: help bootstrap build test unit-tests lint fmt demo bench doctor clean reward-model
+.PHONY: help bootstrap build test unit-tests lint fmt demo tour rl-bench bench doctor clean reward-model
 
 help:
-	@echo "make demo   - install what is missing, build, and run the demo"
+	@echo "make demo   - install what is missing, build, and run a sim training session (~15 min)"
+	@echo "make tour   - bus latency, scripted experts, recording, the reward model on new episodes"
+	@echo "make rl-bench - learning curves of sparse / shaped / direct rewards over seeds (~1 h)"
 	@echo "make test   - install what is missing, build, and run every test (+ fmt and clippy)"
 	@echo "make bench  - codec (criterion), bus latency, simulator, logging and reward model benchmarks"
 	@echo "make doctor - check libtorch, CUDA, Vulkan and Zenoh"
@@ -53,9 +55,22 @@ doctor: build
 reward-model: build
 	scripts/reward-model.sh
 
+# The sim training session on the default scene (launch/sim_train.toml): the reward node scores
+# the sim actor's cameras, the learner trains on its transitions, Rerun records the session.
+# A previous run is moved aside, never deleted.
 demo: build
 	$(STRIATUM) doctor
+	@if [ -d runs/sim_train ]; then mv runs/sim_train runs/sim_train.$$(date +%Y%m%d-%H%M%S); fi
+	$(STRIATUM) launch launch/sim_train.toml
 	@echo
+	@cat runs/sim_train/actor0_summary.json
+	@echo
+	@echo "Metrics: runs/sim_train/actor0.csv (episodes), runs/sim_train/learner.csv (updates)"
+	@echo "Watch it: $(STRIATUM) view runs/sim_train/session.rrd   (or --web for the web viewer)"
+
+# A tour of the layers below the learner: bus latency, the scripted experts, recording with
+# cameras, and the shipped reward model on unseen episodes.
+tour: build
 	@echo "Bus latency between two Zenoh sessions on loopback:"
 	$(STRIATUM) bench bus --samples 500
 	@echo
@@ -75,6 +90,13 @@ demo: build
 	$(STRIATUM) sim record --scene sim_scenes/push_cube.toml --robot so101 --episodes 3 --seed 1000 \
 		--variants expert,regress,fail --hold 12 --max-steps 100 --no-depth --out runs/demo/push_eval
 	$(STRIATUM) reward eval --model models/prm_base --data runs/demo/push_eval --split all --no-per-view
+
+# The learning benchmark (docs/rl.md): reward modes x 3 seeds on push_cube, then sparse against
+# learned shaping on pick_place.
+rl-bench: build
+	$(STRIATUM) rl bench --config launch/push_cube_train.toml --out runs/rl_bench/push_cube
+	$(STRIATUM) rl bench --config launch/pick_place_train.toml --modes sparse,shaped_learned \
+		--out runs/rl_bench/pick_place
 
 bench: build
 	$(CARGO) bench -p striatum-msgs --bench codec -- --noplot

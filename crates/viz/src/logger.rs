@@ -110,7 +110,11 @@ pub struct Logger {
     shape_origin: Vec<Option<Isometry3<f64>>>,
     fixture_start: Vec<f64>,
     pending_events: Vec<String>,
+    outcomes: std::collections::VecDeque<bool>,
 }
+
+/// Episodes in the moving success rate (`task/success_rate`).
+pub const SUCCESS_WINDOW: usize = 20;
 
 impl Logger {
     /// Opens a recording named `recording` on `sink` with the default layout for `views`.
@@ -142,6 +146,7 @@ impl Logger {
             shape_origin: Vec::new(),
             fixture_start: Vec::new(),
             pending_events: Vec::new(),
+            outcomes: std::collections::VecDeque::new(),
         }
     }
 
@@ -608,10 +613,17 @@ impl Logger {
         self.scalar("hil/active", active)
     }
 
-    /// Ends the episode with an event naming its outcome, and `task/success`.
+    /// Ends the episode with an event naming its outcome, `task/success`, and
+    /// `task/success_rate` over the last [`SUCCESS_WINDOW`] episodes.
     pub fn end_episode(&mut self, success: bool, steps: u64) -> Result<(), VizError> {
         self.flush_events()?;
         self.scalar("task/success", if success { 1.0 } else { 0.0 })?;
+        if self.outcomes.len() == SUCCESS_WINDOW {
+            self.outcomes.pop_front();
+        }
+        self.outcomes.push_back(success);
+        let rate = self.outcomes.iter().filter(|s| **s).count() as f64 / self.outcomes.len() as f64;
+        self.scalar("task/success_rate", rate)?;
         self.event(
             &format!(
                 "episode {} end: {} after {steps} steps",
