@@ -185,6 +185,60 @@ impl Scorer {
         }
     }
 
+    /// Size of [`Scorer::embed`]'s output: views times the encoder's embedding size (native
+    /// models; `None` for TorchScript models, whose encoder is not exposed).
+    pub fn embedding_size(&self) -> Option<usize> {
+        match self.engine {
+            Engine::Native(_) => Some(self.views().len() * self.manifest.model.embed_dim as usize),
+            Engine::Script(_) => None,
+        }
+    }
+
+    /// The frozen encoder's embedding of one frame, view after view in the model's order
+    /// (zeros for a missing view): a compact visual observation for a policy.
+    pub fn embed(&self, frame: &ViewImages) -> Result<Vec<f32>, RewardError> {
+        let Engine::Native(m) = &self.engine else {
+            return Err(RewardError::Invalid(
+                "a TorchScript reward model does not expose its encoder's embedding".into(),
+            ));
+        };
+        let v = self.views().len();
+        if frame.0.len() != v {
+            return Err(RewardError::BadFrame(format!(
+                "{} view slots for a model with {v} views",
+                frame.0.len()
+            )));
+        }
+        let e = m.net.config.embed_dim;
+        let mut out = vec![0f32; v * e as usize];
+        let present: Vec<usize> = (0..v).filter(|i| frame.0[*i].is_some()).collect();
+        if present.is_empty() {
+            return Ok(out);
+        }
+        let mut imgs = Vec::with_capacity(present.len());
+        for &i in &present {
+            if let Some(t) = &frame.0[i] {
+                imgs.push(self.prepare(&self.views()[i], t)?);
+            }
+        }
+        let s = self.image_size();
+        let batch = Tensor::stack(&imgs, 0)
+            .view([1, present.len() as i64, 3, s, s])
+            .to_device(self.device);
+        let emb = tch::no_grad(|| m.net.encode(&batch))
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Float)
+            .contiguous()
+            .view([-1]);
+        let values = Vec::<f32>::try_from(&emb)
+            .map_err(|err| RewardError::Invalid(format!("embedding: {err}")))?;
+        for (k, &i) in present.iter().enumerate() {
+            let (src, dst) = (k * e as usize, i * e as usize);
+            out[dst..dst + e as usize].copy_from_slice(&values[src..src + e as usize]);
+        }
+        Ok(out)
+    }
+
     /// Checks one image and brings it to the network's size.
     fn prepare(&self, view: &str, img: &Tensor) -> Result<Tensor, RewardError> {
         let s = img.size();

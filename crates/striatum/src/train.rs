@@ -40,6 +40,9 @@ use crate::sim::robot_path;
 pub enum ObservationKind {
     /// Tool position and gripper plus object and target positions (simulator ground truth).
     Privileged,
+    /// Proprioception (tool position, gripper, joint positions) plus the reward model's frozen
+    /// encoder embedding of every camera view.
+    Embedding,
 }
 
 /// Where the shaping potential comes from.
@@ -74,6 +77,8 @@ pub struct EnvSettings {
     pub image_size: u32,
     /// Seconds to wait for a frame's reward before reusing the previous potential.
     pub reward_timeout_s: f64,
+    /// Reward model whose encoder embeds the cameras for `observation = "embedding"`.
+    pub embedding_model: PathBuf,
     /// Episode `e` uses layout seed `seed_offset + e`.
     pub seed_offset: u64,
 }
@@ -90,6 +95,7 @@ impl Default for EnvSettings {
             rig: None,
             image_size: 128,
             reward_timeout_s: 2.0,
+            embedding_model: PathBuf::from("models/prm_base"),
             seed_offset: 0,
         }
     }
@@ -167,6 +173,11 @@ impl TrainConfig {
             path.display()
         );
         anyhow::ensure!(
+            c.env.render || c.env.observation != ObservationKind::Embedding,
+            "{}: env.observation = \"embedding\" needs env.render = true",
+            path.display()
+        );
+        anyhow::ensure!(
             c.env.render || c.env.progress == ProgressSource::Privileged,
             "{}: env.progress = \"reward_node\" needs env.render = true (the reward node scores rendered frames)",
             path.display()
@@ -190,7 +201,30 @@ pub fn observation_size(env: &EnvSettings) -> anyhow::Result<usize> {
     let obs = sim.reset(env.seed_offset)?;
     Ok(match env.observation {
         ObservationKind::Privileged => privileged_features(&obs).len(),
+        ObservationKind::Embedding => {
+            let scorer = load_embedder(env)?;
+            proprio_features(&obs).len() + scorer.embedding_size().unwrap_or(0)
+        }
     })
+}
+
+fn load_embedder(env: &EnvSettings) -> anyhow::Result<Scorer> {
+    let scorer = Scorer::load(&env.embedding_model, tch::Device::Cpu)
+        .with_context(|| format!("loading {}", env.embedding_model.display()))?;
+    anyhow::ensure!(
+        scorer.embedding_size().is_some(),
+        "{}: a TorchScript model does not expose its encoder; use a native model for observation = \"embedding\"",
+        env.embedding_model.display()
+    );
+    Ok(scorer)
+}
+
+/// Proprioception: tool position, gripper closure and arm joint positions.
+pub fn proprio_features(obs: &Observation) -> Vec<f32> {
+    let mut v: Vec<f32> = obs.ee_position.iter().map(|x| *x as f32).collect();
+    v.push(obs.gripper as f32);
+    v.extend(obs.joint_positions.iter().map(|x| *x as f32));
+    v
 }
 
 /// Cameras, renderer and the frames publisher.
@@ -246,6 +280,8 @@ pub struct SimActorEnv {
     progress: f32,
     max_translation: f64,
     vision: Option<Vision>,
+    embedder: Option<Box<Scorer>>,
+    embedding: Vec<f32>,
     potential: Potential,
     events: Option<Publisher<EpisodeEvent>>,
     instruction: String,
@@ -293,7 +329,7 @@ impl SimActorEnv {
             }
             None => {
                 settings.progress = ProgressSource::Privileged;
-                settings.render = false;
+                settings.render = settings.observation == ObservationKind::Embedding;
                 Potential::Privileged
             }
         };
@@ -310,6 +346,17 @@ impl SimActorEnv {
                 )
             })?;
         let obs = env.reset(settings.seed_offset)?;
+        let embedder = match settings.observation {
+            ObservationKind::Embedding => Some(Box::new(load_embedder(settings)?)),
+            ObservationKind::Privileged => None,
+        };
+        let embedding = vec![
+            0.0;
+            embedder
+                .as_ref()
+                .and_then(|e| e.embedding_size())
+                .unwrap_or(0)
+        ];
         let vision = if settings.render {
             let renderer = Renderer::new().context("starting the renderer")?;
             let cameras = scene_cameras(&env, settings.rig.as_deref(), Some(settings.image_size))?;
@@ -334,6 +381,8 @@ impl SimActorEnv {
             step: 0,
             progress: 0.0,
             vision,
+            embedder,
+            embedding,
             potential,
             events: None,
             instruction: String::new(),
@@ -344,6 +393,11 @@ impl SimActorEnv {
     fn features(&self) -> Vec<f32> {
         match self.settings.observation {
             ObservationKind::Privileged => privileged_features(&self.obs),
+            ObservationKind::Embedding => {
+                let mut v = proprio_features(&self.obs);
+                v.extend_from_slice(&self.embedding);
+                v
+            }
         }
     }
 
@@ -398,6 +452,13 @@ impl SimActorEnv {
     /// frame just rendered (over the bus: the previous potential if it does not come in time).
     fn potential(&mut self) -> Result<f32, RlError> {
         let (stamp, frame) = self.publish_frame()?;
+        if let (Some(embedder), Some(f)) = (self.embedder.as_ref(), frame.as_ref()) {
+            let images = striatum_reward::node::frame_images(embedder, f)
+                .map_err(|e| RlError::Input(format!("embedding a frame: {e}")))?;
+            self.embedding = embedder
+                .embed(&images)
+                .map_err(|e| RlError::Input(format!("embedding a frame: {e}")))?;
+        }
         let started = Instant::now();
         let found = match &mut self.potential {
             Potential::Privileged => {
