@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use striatum_rl::learner::RewardMode;
-use striatum_rl::simtask::{from_action, privileged_features as features, to_action};
+use striatum_rl::simtask::{GripperMode, from_action, privileged_features as features, to_action};
 use striatum_rl::{ReplayBuffer, Sac, SacConfig, ShapingConfig, StepEnd, Transition};
 use striatum_sim::{Env, Observation, ScriptedExpert, Variant};
 use tch::Device;
@@ -35,7 +35,7 @@ fn run_episode(
     let mut out = Vec::new();
     for t in 0..HORIZON {
         let a = policy(&obs, info.as_ref());
-        let step = env.step(&to_action(&a, max_t))?;
+        let step = env.step(&to_action(&a, max_t, GripperMode::Continuous))?;
         let end = if step.terminated {
             StepEnd::Terminal
         } else if step.truncated || t + 1 == HORIZON {

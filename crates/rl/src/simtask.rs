@@ -7,9 +7,20 @@ use striatum_sim::{Action, Observation};
 /// The policy's action size: tool translation (3) and gripper (1), each in [-1, 1].
 pub const ACTION_SIZE: usize = 4;
 
+/// How the policy's gripper value becomes a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GripperMode {
+    /// Closure proportional to the value: -1 open .. 1 closed.
+    #[default]
+    Continuous,
+    /// Open below 0, closed from 0 up.
+    Discrete,
+}
+
 /// Maps a policy action in `[-1, 1]^4` to an end-effector command (translation scaled by the
 /// controller's largest step; no rotation; gripper 0 open .. 1 closed).
-pub fn to_action(a: &[f32], max_translation: f64) -> Action {
+pub fn to_action(a: &[f32], max_translation: f64, gripper: GripperMode) -> Action {
     let g = |i: usize| f64::from(a.get(i).copied().unwrap_or(0.0)).clamp(-1.0, 1.0);
     Action::EeDelta {
         translation: [
@@ -18,7 +29,16 @@ pub fn to_action(a: &[f32], max_translation: f64) -> Action {
             g(2) * max_translation,
         ],
         rotation: [0.0; 3],
-        gripper: (g(3) + 1.0) / 2.0,
+        gripper: match gripper {
+            GripperMode::Continuous => (g(3) + 1.0) / 2.0,
+            GripperMode::Discrete => {
+                if g(3) >= 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+        },
     }
 }
 
@@ -88,8 +108,16 @@ mod tests {
 
     #[test]
     fn actions_round_trip_and_clamp() {
-        let a = to_action(&[0.5, -1.0, 2.0, 0.0], 0.03);
+        let a = to_action(&[0.5, -1.0, 2.0, 0.0], 0.03, GripperMode::Continuous);
         assert_eq!(from_action(&a, 0.03), vec![0.5, -1.0, 1.0, 0.0]);
+        for (value, closed) in [(-0.2f32, 0.0), (0.0, 1.0), (0.7, 1.0)] {
+            let Action::EeDelta { gripper, .. } =
+                to_action(&[0.0, 0.0, 0.0, value], 0.03, GripperMode::Discrete)
+            else {
+                panic!("an end-effector action");
+            };
+            assert_eq!(gripper, closed);
+        }
         let Action::EeDelta {
             translation,
             gripper,

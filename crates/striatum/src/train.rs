@@ -28,7 +28,7 @@ use striatum_rl::actor::{
     EpisodeReport, run_actor,
 };
 use striatum_rl::learner::{Learner, LearnerConfig, LearnerLinks, LearnerStatus, run_learner};
-use striatum_rl::simtask::{ACTION_SIZE, from_action, privileged_features, to_action};
+use striatum_rl::simtask::{ACTION_SIZE, GripperMode, from_action, privileged_features, to_action};
 use striatum_sim::{CameraConfig, Env, Observation, ScriptedExpert, StepInfo, Variant};
 
 use crate::record::{camera_views, drawables, scene_cameras};
@@ -79,6 +79,8 @@ pub struct EnvSettings {
     pub reward_timeout_s: f64,
     /// Reward model whose encoder embeds the cameras for `observation = "embedding"`.
     pub embedding_model: PathBuf,
+    /// The policy's gripper value: `continuous` closure or `discrete` open/closed.
+    pub gripper: GripperMode,
     /// Episode `e` uses layout seed `seed_offset + e`.
     pub seed_offset: u64,
 }
@@ -96,6 +98,7 @@ impl Default for EnvSettings {
             image_size: 128,
             reward_timeout_s: 2.0,
             embedding_model: PathBuf::from("models/prm_base"),
+            gripper: GripperMode::Continuous,
             seed_offset: 0,
         }
     }
@@ -568,7 +571,11 @@ impl ActorEnv for SimActorEnv {
         let started = Instant::now();
         let step = self
             .env
-            .step(&to_action(action, self.max_translation))
+            .step(&to_action(
+                action,
+                self.max_translation,
+                self.settings.gripper,
+            ))
             .map_err(|e| RlError::Input(format!("step: {e}")))?;
         self.counters.physics_s += started.elapsed().as_secs_f64();
         self.step += 1;
@@ -977,4 +984,84 @@ pub async fn act(
 
 fn config_summary_path(run_dir: &Path, name: &str) -> PathBuf {
     run_dir.join(format!("{name}_summary.json"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn repo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    fn settings(observation: ObservationKind) -> EnvSettings {
+        EnvSettings {
+            scene: repo().join("sim_scenes/push_cube.toml"),
+            robot: repo().join("robots/so101").display().to_string(),
+            rig: Some(repo().join("calibration/sim_default")),
+            embedding_model: repo().join("models/prm_base"),
+            observation,
+            horizon: 5,
+            ..EnvSettings::default()
+        }
+    }
+
+    #[test]
+    fn embedding_observations_are_proprioception_plus_every_view() {
+        if let Err(e @ striatum_render::RenderError::NoAdapter) = Renderer::new() {
+            eprintln!("skipped: no Vulkan adapter on this machine ({e})");
+            return;
+        }
+        let s = settings(ObservationKind::Embedding);
+        let size = observation_size(&s).unwrap();
+        let mut env = SimActorEnv::local(&s, None).unwrap();
+        assert_eq!(env.obs_dim(), size);
+        let first = env.reset(0).unwrap();
+        // Tool (3), gripper (1), six SO-101 joints... plus three views of 128 values.
+        assert_eq!(first.obs.len(), size);
+        assert!(size > 3 * 128);
+        assert!(first.obs.iter().all(|x| x.is_finite()));
+        let embedding = &first.obs[size - 3 * 128..];
+        assert!(
+            embedding.iter().any(|x| *x != 0.0),
+            "the cameras were embedded"
+        );
+        // Moving the arm changes what the cameras see.
+        let mut moved = first.clone();
+        for _ in 0..3 {
+            moved = env.step(&[1.0, 0.0, 1.0, 0.0]).unwrap().next;
+        }
+        let after = &moved.obs[size - 3 * 128..];
+        let change: f32 = embedding
+            .iter()
+            .zip(after)
+            .map(|(a, b)| (a - b).abs())
+            .sum();
+        assert!(change > 1e-3, "embedding unchanged after moving the arm");
+        // The episode is cut at the horizon.
+        let mut last = None;
+        for _ in 0..5 {
+            last = Some(env.step(&[0.0; 4]).unwrap());
+            if last.as_ref().unwrap().truncated {
+                break;
+            }
+        }
+        assert!(last.unwrap().truncated);
+    }
+
+    #[test]
+    fn privileged_observations_need_no_cameras() {
+        let s = settings(ObservationKind::Privileged);
+        let mut env = SimActorEnv::local(&s, None).unwrap();
+        assert!(env.vision.is_none());
+        let o = env.reset(3).unwrap();
+        assert_eq!(o.obs.len(), observation_size(&s).unwrap());
+        // Privileged progress of a fresh layout is below done.
+        assert!((0.0..0.9).contains(&o.progress));
+        let a = env.expert_action().unwrap();
+        assert_eq!(a.len(), ACTION_SIZE);
+        assert!(a.iter().all(|x| (-1.0..=1.0).contains(x)));
+    }
 }
