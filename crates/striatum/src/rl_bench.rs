@@ -179,7 +179,7 @@ fn run_one(
     let mut settings = config.env.clone();
     // Each seed trains on its own layouts.
     settings.seed_offset = settings.seed_offset.wrapping_add(seed * 1_000_000_000);
-    let mut env = SimActorEnv::local(&settings, scorer)?;
+    let mut env = SimActorEnv::local(&settings, &config.learner.shaping, scorer)?;
     let (obs_dim, act_dim) = (env.obs_dim(), env.act_dim());
     let mut sac_config = config.learner.sac.clone();
     sac_config.seed = seed;

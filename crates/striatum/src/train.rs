@@ -22,13 +22,13 @@ use striatum_msgs::{
 use striatum_render::{Lighting, Renderer};
 use striatum_reward::Scorer;
 use striatum_reward::scorer::EpisodeState;
-use striatum_rl::RlError;
 use striatum_rl::actor::{
     ActorEnv, ActorLinks, ActorOptions, ActorStats, EnvObservation, EnvStep, EpisodeKind,
     EpisodeReport, run_actor,
 };
 use striatum_rl::learner::{Learner, LearnerConfig, LearnerLinks, LearnerStatus, run_learner};
 use striatum_rl::simtask::{ACTION_SIZE, GripperMode, from_action, privileged_features, to_action};
+use striatum_rl::{RlError, ShapingConfig};
 use striatum_sim::{CameraConfig, Env, Observation, ScriptedExpert, StepInfo, Variant};
 
 use crate::record::{camera_views, drawables, scene_cameras};
@@ -239,7 +239,7 @@ struct Vision {
 }
 
 /// Where an actor's potential comes from.
-enum Potential {
+enum PotentialSource {
     /// The simulator's progress.
     Privileged,
     /// The reward node's answers over the bus.
@@ -285,7 +285,9 @@ pub struct SimActorEnv {
     vision: Option<Vision>,
     embedder: Option<Box<Scorer>>,
     embedding: Vec<f32>,
-    potential: Potential,
+    potential: PotentialSource,
+    /// Clips, smooths and gates the learned estimates (`[learner.shaping]`).
+    filter: striatum_rl::Potential,
     events: Option<Publisher<EpisodeEvent>>,
     instruction: String,
     /// Counters.
@@ -295,9 +297,15 @@ pub struct SimActorEnv {
 impl SimActorEnv {
     /// Loads the scene, starts the renderer (when rendering) and declares the actor's topics
     /// under `robot_id`.
-    pub async fn on_bus(bus: &Bus, settings: &EnvSettings, robot_id: &str) -> anyhow::Result<Self> {
+    pub async fn on_bus(
+        bus: &Bus,
+        settings: &EnvSettings,
+        shaping: &ShapingConfig,
+        robot_id: &str,
+    ) -> anyhow::Result<Self> {
         let bad_id = |e: striatum_msgs::topics::TopicError| anyhow::anyhow!("robot id: {e}");
-        let mut me = Self::build(settings, robot_id, Potential::Privileged)?;
+        let mut me = Self::build(settings, robot_id, PotentialSource::Privileged)?;
+        me.filter = striatum_rl::Potential::new(shaping.clone());
         if let Some(v) = me.vision.as_mut() {
             let topic =
                 Topic::<MultiViewFrame>::new(robot_id, "sim", streams::FRAMES).map_err(bad_id)?;
@@ -310,7 +318,7 @@ impl SimActorEnv {
                 streams::PROGRESS,
             )
             .map_err(bad_id)?;
-            me.potential = Potential::Node(bus.subscriber(key.key(), Qos::Reliable).await?);
+            me.potential = PotentialSource::Node(bus.subscriber(key.key(), Qos::Reliable).await?);
         }
         let topic =
             Topic::<EpisodeEvent>::new(robot_id, "sim", streams::EPISODE).map_err(bad_id)?;
@@ -320,12 +328,16 @@ impl SimActorEnv {
 
     /// An actor environment without the bus: the potential is privileged, or from `scorer`
     /// run in this process on the rendered cameras.
-    pub fn local(settings: &EnvSettings, scorer: Option<Scorer>) -> anyhow::Result<Self> {
+    pub fn local(
+        settings: &EnvSettings,
+        shaping: &ShapingConfig,
+        scorer: Option<Scorer>,
+    ) -> anyhow::Result<Self> {
         let mut settings = settings.clone();
         let potential = match scorer {
             Some(s) => {
                 settings.render = true;
-                Potential::Local {
+                PotentialSource::Local {
                     scorer: Box::new(s),
                     state: None,
                 }
@@ -333,13 +345,19 @@ impl SimActorEnv {
             None => {
                 settings.progress = ProgressSource::Privileged;
                 settings.render = settings.observation == ObservationKind::Embedding;
-                Potential::Privileged
+                PotentialSource::Privileged
             }
         };
-        Self::build(&settings, "local", potential)
+        let mut me = Self::build(&settings, "local", potential)?;
+        me.filter = striatum_rl::Potential::new(shaping.clone());
+        Ok(me)
     }
 
-    fn build(settings: &EnvSettings, robot_id: &str, potential: Potential) -> anyhow::Result<Self> {
+    fn build(
+        settings: &EnvSettings,
+        robot_id: &str,
+        potential: PotentialSource,
+    ) -> anyhow::Result<Self> {
         let mut env =
             Env::load(&settings.scene, robot_path(&settings.robot)).with_context(|| {
                 format!(
@@ -387,6 +405,7 @@ impl SimActorEnv {
             embedder,
             embedding,
             potential,
+            filter: striatum_rl::Potential::new(ShapingConfig::default()),
             events: None,
             instruction: String::new(),
             counters: SimActorCounters::default(),
@@ -464,10 +483,10 @@ impl SimActorEnv {
         }
         let started = Instant::now();
         let found = match &mut self.potential {
-            Potential::Privileged => {
+            PotentialSource::Privileged => {
                 return Ok(self.env.evaluate().map_or(0.0, |p| p.value as f32));
             }
-            Potential::Local { scorer, state } => {
+            PotentialSource::Local { scorer, state } => {
                 let frame = frame.ok_or_else(|| RlError::Input("no cameras to score".into()))?;
                 let images = striatum_reward::node::frame_images(scorer, &frame)
                     .map_err(|e| RlError::Input(format!("scoring a frame: {e}")))?;
@@ -478,9 +497,10 @@ impl SimActorEnv {
                 let est = scorer
                     .score(&mut [(st, &images)])
                     .map_err(|e| RlError::Input(format!("scoring a frame: {e}")))?;
-                est.first().map(|e| e.progress.clamp(0.0, 1.0) as f32)
+                est.first()
+                    .map(|e| (e.progress.clamp(0.0, 1.0), e.uncertainty))
             }
-            Potential::Node(rewards) => {
+            PotentialSource::Node(rewards) => {
                 let timeout = Duration::from_secs_f64(self.settings.reward_timeout_s);
                 loop {
                     let left = timeout.saturating_sub(started.elapsed());
@@ -489,7 +509,7 @@ impl SimActorEnv {
                     }
                     match rewards.recv_timeout(left) {
                         Ok(r) if r.msg.episode_id == self.episode && r.msg.step == self.step => {
-                            break Some(r.msg.progress);
+                            break Some((f64::from(r.msg.progress), f64::from(r.msg.uncertainty)));
                         }
                         // An answer to an earlier frame (or another episode): skip it.
                         Ok(_) => {}
@@ -500,12 +520,12 @@ impl SimActorEnv {
         };
         self.counters.reward_wait_s += started.elapsed().as_secs_f64();
         match found {
-            Some(p) => {
+            Some((p, uncertainty)) => {
                 self.counters.rewards += 1;
                 self.counters
                     .reward_latency_ms
                     .push((now_ns() - stamp).max(0) as f64 * 1e-6);
-                Ok(p)
+                Ok(self.filter.update(p, uncertainty)? as f32)
             }
             None => {
                 self.counters.reward_timeouts += 1;
@@ -551,9 +571,10 @@ impl ActorEnv for SimActorEnv {
         self.episode = episode;
         self.step = 0;
         self.instruction = self.obs.instruction.clone();
-        if let Potential::Local { state, .. } = &mut self.potential {
+        if let PotentialSource::Local { state, .. } = &mut self.potential {
             *state = None;
         }
+        self.filter.reset();
         self.publish_event(EpisodeEventKind::Start {
             task: self.env.scene().name.clone(),
             instruction: self.instruction.clone(),
@@ -818,7 +839,7 @@ pub async fn act(
 ) -> anyhow::Result<()> {
     let config = TrainConfig::load(config_path)?;
     tch::set_num_threads(1);
-    let mut env = SimActorEnv::on_bus(&bus, &config.env, robot_id).await?;
+    let mut env = SimActorEnv::on_bus(&bus, &config.env, &config.learner.shaping, robot_id).await?;
     let options = ActorOptions {
         name: name.to_owned(),
         robot: robot_id.to_owned(),
@@ -1016,7 +1037,7 @@ mod tests {
         }
         let s = settings(ObservationKind::Embedding);
         let size = observation_size(&s).unwrap();
-        let mut env = SimActorEnv::local(&s, None).unwrap();
+        let mut env = SimActorEnv::local(&s, &ShapingConfig::default(), None).unwrap();
         assert_eq!(env.obs_dim(), size);
         let first = env.reset(0).unwrap();
         // Tool (3), gripper (1), six SO-101 joints... plus three views of 128 values.
@@ -1054,7 +1075,7 @@ mod tests {
     #[test]
     fn privileged_observations_need_no_cameras() {
         let s = settings(ObservationKind::Privileged);
-        let mut env = SimActorEnv::local(&s, None).unwrap();
+        let mut env = SimActorEnv::local(&s, &ShapingConfig::default(), None).unwrap();
         assert!(env.vision.is_none());
         let o = env.reset(3).unwrap();
         assert_eq!(o.obs.len(), observation_size(&s).unwrap());
