@@ -574,7 +574,7 @@ impl Sac {
             let nll = (z.square() * 0.5 + &log_std).sum_dim_intlist(1, false, Kind::Float);
             let bc = nll.mean(Kind::Float);
             let scale = q.abs().mean(Kind::Float).detach().clamp_min(1e-3);
-            loss = loss + bc * scale * self.config.bc_weight;
+            loss += bc * scale * self.config.bc_weight;
         }
         self.actor_opt.zero_grad();
         self.critic_opt.zero_grad();
