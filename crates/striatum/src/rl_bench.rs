@@ -189,9 +189,6 @@ fn run_one(
     let mut rng = StdRng::seed_from_u64(seed);
     let started = Instant::now();
     let mut episode = 0u64;
-    let warmup = config.learner.warmup.max(1);
-    // As in a session: demonstrations reach both buffers (the learner stores interventions
-    // twice) and the learner updates once per arriving transition after its warm-up.
     for _ in 0..config.actor.demo_episodes {
         let ep = run_episode(&mut env, episode, mode, config, |e, _| {
             e.expert_action()
@@ -200,15 +197,12 @@ fn run_one(
         episode += 1;
         for t in &ep.transitions {
             demo.push(t)?;
-            online.push(t)?;
-            if online.len() >= warmup {
-                sac.update(Some(&demo), &online)?;
-            }
         }
     }
     let mut steps = 0u64;
     let mut next_eval = 0u64;
     let mut points = Vec::new();
+    let warmup = config.learner.warmup.max(1);
     while steps <= args.env_steps {
         if steps >= next_eval {
             let mut wins = 0u64;

@@ -198,3 +198,65 @@ ends_session = true
         .unwrap();
     assert!(last.contains("0 lost, 0 duplicates"), "{last}");
 }
+
+#[test]
+fn the_learning_benchmark_writes_curves_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("train.toml");
+    // Privileged progress needs no cameras: a quick run of two modes.
+    std::fs::write(
+        &config,
+        SMALL.replace("demo_episodes = 2", "demo_episodes = 1"),
+    )
+    .unwrap();
+    let out = dir.path().join("bench");
+    let o = out.display().to_string();
+    let c = config.display().to_string();
+    let run = striatum(&[
+        "rl",
+        "bench",
+        "--config",
+        &c,
+        "--modes",
+        "sparse,shaped_privileged",
+        "--seeds",
+        "2",
+        "--env-steps",
+        "60",
+        "--eval-every",
+        "30",
+        "--eval-episodes",
+        "1",
+        "--out",
+        &o,
+    ]);
+    assert!(run.status.success());
+    let csv = std::fs::read_to_string(out.join("curves.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    // Two modes x two seeds, evaluated at 0 steps and at least at the end.
+    for mode in ["sparse", "shaped_privileged"] {
+        for seed in ["0", "1"] {
+            let n = rows
+                .iter()
+                .filter(|r| r.starts_with(&format!("{mode},{seed},")))
+                .count();
+            assert!(n >= 2, "{mode} seed {seed}: {n} evaluations");
+        }
+    }
+    assert!(rows.iter().any(|r| r.split(',').nth(2) == Some("60")));
+    let png = std::fs::read(out.join("curves.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("| sparse |") && summary.contains("| shaped_privileged |"));
+    let err = fails(&[
+        "rl",
+        "bench",
+        "--config",
+        &c,
+        "--modes",
+        "sparse,dense",
+        "--out",
+        &o,
+    ]);
+    assert!(err.contains("unknown mode `dense`"), "{err}");
+}
