@@ -94,9 +94,9 @@ tour: build
 # The learning benchmark (docs/rl.md): reward modes x 3 seeds on push_cube, then sparse against
 # learned shaping on pick_place.
 rl-bench: build
-	$(STRIATUM) rl bench --config launch/push_cube_train.toml --out runs/rl_bench/push_cube
+	$(STRIATUM) rl bench --config launch/push_cube_bench.toml --seeds 3 --env-steps 8000 --out runs/rl_bench/push_cube
 	$(STRIATUM) rl bench --config launch/pick_place_train.toml --modes sparse,shaped_learned \
-		--out runs/rl_bench/pick_place
+		--seeds 3 --env-steps 6000 --out runs/rl_bench/pick_place
 
 bench: build
 	$(CARGO) bench -p striatum-msgs --bench codec -- --noplot
