@@ -259,17 +259,13 @@ fn first_reaching(points: &[Point], level: f64) -> Option<u64> {
         .map(|p| p.env_steps)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
+/// Every run of mode `m`, in seed order.
+fn runs_of(results: &[(BenchMode, u64, Vec<Point>)], m: BenchMode) -> Vec<&Vec<Point>> {
+    results
+        .iter()
+        .filter(|(x, _, _)| *x == m)
+        .map(|(_, _, p)| p)
+        .collect()
 }
 
 /// Runs the benchmark; writes `curves.csv`, `curves.png` and `summary.md` into `out` and
@@ -364,11 +360,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<String> {
         args.jobs.max(1)
     );
     for m in &args.modes {
-        let runs: Vec<&Vec<Point>> = results
-            .iter()
-            .filter(|(x, _, _)| x == m)
-            .map(|(_, _, p)| p)
-            .collect();
+        let runs = runs_of(&results, *m);
         let finals: Vec<f64> = runs
             .iter()
             .filter_map(|p| p.last().map(|x| x.success))
@@ -384,7 +376,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<String> {
             } else {
                 format!(
                     "{:.0} ({} of {})",
-                    median(hits.clone()),
+                    crate::sim::median(hits.clone()),
                     hits.len(),
                     runs.len()
                 )
@@ -433,11 +425,7 @@ fn plot(
         }
     }
     for m in &args.modes {
-        let runs: Vec<&Vec<Point>> = results
-            .iter()
-            .filter(|(x, _, _)| x == m)
-            .map(|(_, _, p)| p)
-            .collect();
+        let runs = runs_of(results, *m);
         let Some(len) = runs.iter().map(|p| p.len()).min() else {
             continue;
         };
