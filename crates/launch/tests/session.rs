@@ -5,10 +5,15 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use striatum_launch::{LaunchError, LaunchFile, StopReason, run_session};
+use striatum_launch::{LaunchError, LaunchFile, SessionReport, StopReason, run_session};
 
 fn parse(text: &str) -> Result<LaunchFile, LaunchError> {
     LaunchFile::parse(text, Path::new("test.toml"))
+}
+
+/// Runs a session whose nodes all name their own program.
+fn run(file: &LaunchFile, stop: &AtomicBool) -> Result<SessionReport, LaunchError> {
+    run_session(file, Path::new("none"), Path::new("/bin/false"), stop, None)
 }
 
 fn shell_node(name: &str, script: &str, extra: &str) -> String {
@@ -100,14 +105,7 @@ fn a_node_that_ignores_sigint_is_killed_after_the_grace_period() {
     let file = parse(&text).unwrap();
     let stop = AtomicBool::new(false);
     let started = std::time::Instant::now();
-    let report = run_session(
-        &file,
-        Path::new("none"),
-        Path::new("/bin/false"),
-        &stop,
-        None,
-    )
-    .unwrap();
+    let report = run(&file, &stop).unwrap();
     assert_eq!(report.reason, StopReason::TimeLimit);
     assert!(report.exits[0].killed);
     assert!(!report.clean());
@@ -130,14 +128,7 @@ fn a_failing_required_node_stops_the_session() {
     );
     let file = parse(&text).unwrap();
     let stop = AtomicBool::new(false);
-    let report = run_session(
-        &file,
-        Path::new("none"),
-        Path::new("/bin/false"),
-        &stop,
-        None,
-    )
-    .unwrap();
+    let report = run(&file, &stop).unwrap();
     assert_eq!(report.reason, StopReason::NodeFailed("broken".into()));
     assert!(!report.clean());
     let codes: Vec<Option<i32>> = report.exits.iter().map(|e| e.code).collect();
@@ -153,14 +144,7 @@ fn a_missing_program_is_a_clear_error() {
     );
     let file = parse(&text).unwrap();
     let stop = AtomicBool::new(false);
-    let err = run_session(
-        &file,
-        Path::new("none"),
-        Path::new("/bin/false"),
-        &stop,
-        None,
-    )
-    .unwrap_err();
+    let err = run(&file, &stop).unwrap_err();
     assert!(
         err.to_string().contains("node `x`") && err.to_string().contains("/no/such/program"),
         "{err}"

@@ -247,7 +247,6 @@ fn run_one(
                 break;
             }
         }
-        let _ = ep.success;
     }
     Ok(points)
 }
