@@ -310,3 +310,49 @@ pub fn calibrate(
         episodes: episodes.len(),
     })
 }
+
+/// Per-frame predictions of `scorer` on `episodes` as CSV (one row per frame: task, seed,
+/// variant, episode folder, frame, privileged progress and done, then the model's expected
+/// progress, entropy, uncertainty, done probability, delta and hysteresis done), for
+/// inspecting where a model goes wrong.
+pub fn traces_csv(
+    scorer: &Scorer,
+    goals: &BTreeMap<String, Tensor>,
+    episodes: &[&EpisodeData],
+) -> Result<String, RewardError> {
+    use std::fmt::Write as _;
+    let mut out = String::from(
+        "task,seed,variant,episode,frame,true_progress,true_done,progress,entropy,uncertainty,done_prob,delta,done\n",
+    );
+    for e in episodes {
+        let est = scorer.score_sequence(
+            &e.frames,
+            &e.present,
+            &e.meta.instruction,
+            goals.get(e.task()),
+        )?;
+        let folder = e
+            .path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        for (t, s) in est.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{t},{:.4},{},{:.4},{:.4},{:.4},{:.4},{:.4},{}",
+                e.task(),
+                e.meta.seed,
+                e.meta.variant,
+                folder,
+                e.progress.get(t).copied().unwrap_or(f32::NAN),
+                u8::from(e.done.get(t).copied().unwrap_or(false)),
+                s.progress,
+                s.entropy,
+                s.uncertainty,
+                s.done_prob,
+                s.delta,
+                u8::from(s.done),
+            );
+        }
+    }
+    Ok(out)
+}

@@ -98,6 +98,8 @@ pub struct EpisodeReport {
     pub final_progress: f32,
     /// Version of the weights the policy used (none: random or demo).
     pub weights_version: Option<u64>,
+    /// Steps the demonstrator drove after the policy stalled (training episodes only).
+    pub intervention_steps: u64,
 }
 
 /// Actor settings.
@@ -122,6 +124,13 @@ pub struct ActorOptions {
     pub demo_episodes: u64,
     /// Every this many policy episodes, one runs the policy's mode for evaluation (0: never).
     pub eval_every: u64,
+    /// A supervisor in the loop: when a training episode's progress has not risen by
+    /// `stall_progress` for this many steps, the environment's demonstrator takes over for the
+    /// rest of the episode and its transitions are sent as interventions, as a person watching
+    /// the robot would (0: never). Evaluation episodes are never touched.
+    pub intervene_after_stall: u64,
+    /// Progress gain that counts as moving on (see `intervene_after_stall`).
+    pub stall_progress: f32,
 }
 
 impl Default for ActorOptions {
@@ -136,6 +145,8 @@ impl Default for ActorOptions {
             first_episode: 0,
             demo_episodes: 0,
             eval_every: 0,
+            intervene_after_stall: 0,
+            stall_progress: 0.01,
         }
     }
 }
@@ -167,6 +178,10 @@ pub struct ActorStats {
     pub weights_age_s: f64,
     /// Weight blobs refused (corrupt, wrong shape).
     pub weights_rejected: u64,
+    /// Training episodes in which the demonstrator took over after a stall.
+    pub intervened_episodes: u64,
+    /// Steps the demonstrator drove in those episodes.
+    pub intervention_steps: u64,
 }
 
 /// An actor's connections: transitions out, weights in.
@@ -229,6 +244,10 @@ pub fn run_actor(
     let mut current = env.reset(episode)?;
     let mut step_in_episode = 0u64;
     let mut task_return = 0.0f64;
+    // Stall watch: the best progress of the episode so far and the step it was reached.
+    let mut best_progress = current.progress;
+    let mut best_at = 0u64;
+    let mut intervention_steps = 0u64;
     let started = Instant::now();
     while !stop.load(Ordering::Relaxed) && max_steps.is_none_or(|m| stats.steps < m) {
         if let Some(update) = links.weights.poll() {
@@ -243,11 +262,18 @@ pub fn run_actor(
             }
         }
         stats.weights_rejected = stats.weights_rejected.max(links.weights.rejected());
-        let demo = if kind == EpisodeKind::Demo {
+        let stalled = kind == EpisodeKind::Train
+            && options.intervene_after_stall > 0
+            && (intervention_steps > 0
+                || step_in_episode - best_at >= options.intervene_after_stall);
+        let demo = if kind == EpisodeKind::Demo || stalled {
             env.expert_action()
         } else {
             None
         };
+        if stalled && demo.is_some() {
+            intervention_steps += 1;
+        }
         let intervention = demo.is_some();
         let action = match demo {
             Some(a) => a,
@@ -289,6 +315,10 @@ pub fn run_actor(
         stats.sent = links.outbox.sent();
         stats.steps += 1;
         step_in_episode += 1;
+        if step.next.progress > best_progress + options.stall_progress {
+            best_progress = step.next.progress;
+            best_at = step_in_episode;
+        }
         if step.terminated || step.truncated {
             stats.episodes += 1;
             if step.success {
@@ -302,6 +332,10 @@ pub fn run_actor(
                 }
                 EpisodeKind::Train => {}
             }
+            if intervention_steps > 0 {
+                stats.intervened_episodes += 1;
+                stats.intervention_steps += intervention_steps;
+            }
             let report = EpisodeReport {
                 episode,
                 kind,
@@ -312,6 +346,7 @@ pub fn run_actor(
                 weights_version: (kind != EpisodeKind::Demo && have_weights)
                     .then_some(stats.weights_version)
                     .flatten(),
+                intervention_steps,
             };
             on_episode(&report, &stats);
             if kind != EpisodeKind::Demo {
@@ -320,8 +355,11 @@ pub fn run_actor(
             episode += 1;
             step_in_episode = 0;
             task_return = 0.0;
+            intervention_steps = 0;
             kind = kind_of(episode, policy_episodes);
             current = env.reset(episode)?;
+            best_progress = current.progress;
+            best_at = 0;
         } else {
             current = step.next;
         }

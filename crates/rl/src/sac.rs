@@ -58,6 +58,12 @@ pub struct SacConfig {
     /// loss (the demonstrated actions' negative log-likelihood, scaled by the batch's mean |Q|
     /// so the weight does not depend on the reward scale); 0 turns it off.
     pub bc_weight: f64,
+    /// Updates over which the behaviour-cloning weight falls linearly from `bc_weight` to
+    /// `bc_weight_final` (0: it stays at `bc_weight`): demonstrations steer early learning,
+    /// then the critic takes over.
+    pub bc_decay_updates: u64,
+    /// Behaviour-cloning weight once `bc_decay_updates` updates are done.
+    pub bc_weight_final: f64,
     /// Seed of every random choice the learner makes.
     pub seed: u64,
 }
@@ -80,12 +86,23 @@ impl Default for SacConfig {
             grad_clip: 40.0,
             backup_entropy: true,
             bc_weight: 0.0,
+            bc_decay_updates: 0,
+            bc_weight_final: 0.0,
             seed: 0,
         }
     }
 }
 
 impl SacConfig {
+    /// The behaviour-cloning weight after `updates` updates (see `bc_decay_updates`).
+    pub fn bc_weight_at(&self, updates: u64) -> f64 {
+        if self.bc_decay_updates == 0 {
+            return self.bc_weight;
+        }
+        let f = (updates as f64 / self.bc_decay_updates as f64).min(1.0);
+        self.bc_weight + (self.bc_weight_final - self.bc_weight) * f
+    }
+
     /// Checks ranges, naming the first setting that is out of range.
     pub fn validate(&self) -> Result<(), RlError> {
         let bad = |what: &str, why: String| Err(RlError::Config(format!("sac.{what}: {why}")));
@@ -133,6 +150,12 @@ impl SacConfig {
         }
         if !(self.bc_weight >= 0.0 && self.bc_weight.is_finite()) {
             return bad("bc_weight", format!("{} is not >= 0", self.bc_weight));
+        }
+        if !(self.bc_weight_final >= 0.0 && self.bc_weight_final.is_finite()) {
+            return bad(
+                "bc_weight_final",
+                format!("{} is not >= 0", self.bc_weight_final),
+            );
         }
         if self.grad_clip.is_nan() || self.grad_clip <= 0.0 {
             return bad("grad_clip", format!("{} is not > 0", self.grad_clip));
@@ -556,7 +579,8 @@ impl Sac {
             .forward(&obs, &a)
             .mean_dim(0, false, Kind::Float);
         let mut loss = (&logp * alpha - &q).mean(Kind::Float);
-        if self.config.bc_weight > 0.0 && b.from_demo > 0 {
+        let bc_weight = self.config.bc_weight_at(self.updates);
+        if bc_weight > 0.0 && b.from_demo > 0 {
             // Behaviour cloning as the demonstrated actions' negative log-likelihood under the
             // pre-squash Gaussian: it pulls the mean to the demonstration and narrows the
             // spread where demonstrations agree (so exploration stays near them).
@@ -574,7 +598,7 @@ impl Sac {
             let nll = (z.square() * 0.5 + &log_std).sum_dim_intlist(1, false, Kind::Float);
             let bc = nll.mean(Kind::Float);
             let scale = q.abs().mean(Kind::Float).detach().clamp_min(1e-3);
-            loss += bc * scale * self.config.bc_weight;
+            loss += bc * scale * bc_weight;
         }
         self.actor_opt.zero_grad();
         self.critic_opt.zero_grad();

@@ -259,3 +259,124 @@ fn demonstrations_come_first_as_interventions_then_the_policy_with_evaluation_ep
         kinds.iter().filter(|k| **k == EpisodeKind::Eval).count() as u64
     );
 }
+
+/// A point on a line that moves only on a full-scale push: the scripted expert pushes at
+/// full scale, random actions (drawn from [-1, 1)) never do, so a policy without weights
+/// stalls.
+struct Sticky {
+    x: f32,
+    steps: u64,
+}
+
+impl Sticky {
+    const GOAL: f32 = 1.0;
+    const LIMIT: u64 = 40;
+
+    fn progress(&self) -> f32 {
+        self.x.clamp(0.0, 1.0)
+    }
+}
+
+impl ActorEnv for Sticky {
+    fn obs_dim(&self) -> usize {
+        4
+    }
+    fn act_dim(&self) -> usize {
+        2
+    }
+    fn reset(
+        &mut self,
+        _episode: u64,
+    ) -> Result<striatum_rl::actor::EnvObservation, striatum_rl::RlError> {
+        self.x = 0.0;
+        self.steps = 0;
+        Ok(striatum_rl::actor::EnvObservation {
+            obs: vec![self.x, Self::GOAL, 0.0, 0.0],
+            progress: self.progress(),
+        })
+    }
+    fn step(&mut self, a: &[f32]) -> Result<striatum_rl::actor::EnvStep, striatum_rl::RlError> {
+        if a[0] >= 1.0 {
+            self.x += 0.1;
+        }
+        self.steps += 1;
+        let success = self.x >= Self::GOAL - 1e-4;
+        Ok(striatum_rl::actor::EnvStep {
+            next: striatum_rl::actor::EnvObservation {
+                obs: vec![self.x, Self::GOAL, 0.0, 0.0],
+                progress: self.progress(),
+            },
+            reward: f32::from(u8::from(success)),
+            terminated: success,
+            truncated: self.steps >= Self::LIMIT,
+            success,
+        })
+    }
+    fn expert_action(&mut self) -> Option<Vec<f32>> {
+        Some(vec![1.0, 0.0])
+    }
+}
+
+#[test]
+fn a_stalled_training_episode_is_taken_over_by_the_supervisor_but_evaluation_never_is() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let endpoint = free_local_endpoint().unwrap();
+    let bus = rt
+        .block_on(Bus::open(&BusConfig::isolated(
+            std::slice::from_ref(&endpoint),
+            &[],
+        )))
+        .unwrap();
+    let options = ActorOptions {
+        eval_every: 2,
+        intervene_after_stall: 5,
+        ..actor_options("s", 3)
+    };
+    let mut links = rt.block_on(ActorLinks::connect(&bus, &options)).unwrap();
+    let mut env = Sticky { x: 0.0, steps: 0 };
+    let mut reports = Vec::new();
+    let never = AtomicBool::new(false);
+    let stats = run_actor(&mut env, &mut links, &options, &never, Some(400), |r, _| {
+        reports.push(*r)
+    })
+    .unwrap();
+    assert!(reports.len() >= 6, "{} episodes", reports.len());
+    for r in &reports {
+        match r.kind {
+            EpisodeKind::Train => {
+                // Five steps without progress, then the expert's ten pushes to the goal.
+                assert!(r.success, "{r:?}");
+                assert_eq!(r.steps, 15, "{r:?}");
+                assert_eq!(r.intervention_steps, 10, "{r:?}");
+            }
+            EpisodeKind::Eval => {
+                assert!(!r.success, "{r:?}");
+                assert_eq!(r.steps, Sticky::LIMIT, "{r:?}");
+                assert_eq!(r.intervention_steps, 0, "{r:?}");
+            }
+            EpisodeKind::Demo => panic!("no demonstrations were asked for"),
+        }
+    }
+    let trains: Vec<_> = reports
+        .iter()
+        .filter(|r| r.kind == EpisodeKind::Train)
+        .collect();
+    assert_eq!(stats.intervened_episodes, trains.len() as u64);
+    assert_eq!(
+        stats.intervention_steps,
+        trains.iter().map(|r| r.intervention_steps).sum::<u64>()
+    );
+    // Switched off, the same stall runs to the time limit.
+    let off = ActorOptions {
+        intervene_after_stall: 0,
+        ..options.clone()
+    };
+    let mut env = Sticky { x: 0.0, steps: 0 };
+    let stats = run_actor(&mut env, &mut links, &off, &never, Some(80), |r, _| {
+        assert_eq!(r.intervention_steps, 0);
+        assert!(!r.success);
+    })
+    .unwrap();
+    assert_eq!(stats.intervened_episodes, 0);
+    rt.block_on(bus.close()).unwrap();
+}

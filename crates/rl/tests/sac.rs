@@ -172,3 +172,29 @@ fn checkpoint_resume_continues_exactly() {
         a.act(&obs, true, r).unwrap()
     );
 }
+
+#[test]
+fn behaviour_cloning_weight_decays_on_schedule_and_bad_weights_are_named() {
+    let constant = SacConfig {
+        bc_weight: 0.5,
+        ..SacConfig::default()
+    };
+    assert_eq!(constant.bc_weight_at(0), 0.5);
+    assert_eq!(constant.bc_weight_at(1_000_000), 0.5);
+    let decaying = SacConfig {
+        bc_weight: 0.5,
+        bc_decay_updates: 1000,
+        bc_weight_final: 0.1,
+        ..SacConfig::default()
+    };
+    assert_eq!(decaying.bc_weight_at(0), 0.5);
+    assert!((decaying.bc_weight_at(500) - 0.3).abs() < 1e-12);
+    assert!((decaying.bc_weight_at(1000) - 0.1).abs() < 1e-12);
+    assert!((decaying.bc_weight_at(50_000) - 0.1).abs() < 1e-12);
+    let bad = SacConfig {
+        bc_weight_final: f64::NAN,
+        ..SacConfig::default()
+    };
+    let e = bad.validate().unwrap_err().to_string();
+    assert!(e.contains("bc_weight_final"), "{e}");
+}

@@ -188,6 +188,9 @@ pub struct EvalArgs {
     /// Write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write the model's per-frame predictions (all views) as CSV here.
+    #[arg(long)]
+    traces: Option<PathBuf>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
@@ -572,6 +575,12 @@ fn evaluate(a: &EvalArgs) -> anyhow::Result<()> {
             "rows": rows,
         });
         write_json(path, &json)?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = &a.traces {
+        let csv = eval::traces_csv(&scorer, goals, &refs)?;
+        striatum_reward::checkpoint::write_atomic(path, csv.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     Ok(())

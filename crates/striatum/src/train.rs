@@ -120,6 +120,12 @@ pub struct ActorSettings {
     pub seed: u64,
     /// Evaluation episodes in the moving success rate printed and logged.
     pub success_window: usize,
+    /// Simulated supervisor: the scripted expert takes over a training episode whose progress
+    /// has not risen by `stall_progress` for this many steps (0: never; evaluation episodes
+    /// are never touched).
+    pub intervene_after_stall: u64,
+    /// Progress gain that counts as moving on.
+    pub stall_progress: f32,
 }
 
 impl Default for ActorSettings {
@@ -131,6 +137,8 @@ impl Default for ActorSettings {
             final_eval_episodes: 50,
             seed: 0,
             success_window: 10,
+            intervene_after_stall: 0,
+            stall_progress: 0.01,
         }
     }
 }
@@ -827,6 +835,10 @@ pub struct ActorSummary {
     pub weights_age_s: f64,
     /// Weight versions taken.
     pub weight_updates: u64,
+    /// Training episodes the simulated supervisor took over after a stall.
+    pub intervened_episodes: u64,
+    /// Steps it drove in them.
+    pub intervention_steps: u64,
 }
 
 /// `striatum rl actor`: a sim actor; after `max_env_steps` it evaluates the final policy.
@@ -850,6 +862,8 @@ pub async fn act(
         first_episode: 0,
         demo_episodes: config.actor.demo_episodes,
         eval_every: config.actor.eval_every,
+        intervene_after_stall: config.actor.intervene_after_stall,
+        stall_progress: config.actor.stall_progress,
     };
     let mut links = ActorLinks::connect(&bus, &options).await?;
     let _node = bus.declare_node(robot_id, "actor").await?;
@@ -876,7 +890,7 @@ pub async fn act(
     let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<ActorSummary> {
         let mut csv = Csv::open(
             &run_dir.join(format!("{name}.csv")),
-            "wall_s,env_steps,episode,kind,success,steps,final_progress,weights_version,eval_success_rate",
+            "wall_s,env_steps,episode,kind,success,steps,final_progress,weights_version,eval_success_rate,intervention_steps",
         )?;
         let started = Instant::now();
         let mut evals = Window {
@@ -887,14 +901,22 @@ pub async fn act(
             n: 20,
             v: Default::default(),
         };
+        let mut rescued = Window {
+            n: 20,
+            v: Default::default(),
+        };
         let mut on_episode = |r: &EpisodeReport, s: &ActorStats| {
             match r.kind {
                 EpisodeKind::Eval => evals.push(r.success),
-                EpisodeKind::Train => trains.push(r.success),
+                EpisodeKind::Train => {
+                    // Success of the policy alone; a supervisor's rescue does not count.
+                    trains.push(r.success && r.intervention_steps == 0);
+                    rescued.push(r.intervention_steps > 0);
+                }
                 EpisodeKind::Demo => {}
             }
             csv.row(&format!(
-                "{:.2},{},{},{},{},{},{:.4},{},{:.3}",
+                "{:.2},{},{},{},{},{},{:.4},{},{:.3},{}",
                 started.elapsed().as_secs_f64(),
                 s.steps,
                 r.episode,
@@ -903,17 +925,23 @@ pub async fn act(
                 r.steps,
                 r.final_progress,
                 r.weights_version.map_or(String::new(), |v| v.to_string()),
-                evals.rate()
+                evals.rate(),
+                r.intervention_steps
             ));
             if r.kind == EpisodeKind::Eval {
                 println!(
-                    "actor: {:>6} env steps, episode {:>4}: eval success {:.2} (last {}), train success {:.2} (last {}), {:.0} steps/s, weights v{}",
+                    "actor: {:>6} env steps, episode {:>4}: eval success {:.2} (last {}), train success {:.2} (last {}){}, {:.0} steps/s, weights v{}",
                     s.steps,
                     r.episode,
                     evals.rate(),
                     evals.v.len(),
                     trains.rate(),
                     trains.v.len(),
+                    if settings.intervene_after_stall > 0 {
+                        format!(", interventions {:.2}", rescued.rate())
+                    } else {
+                        String::new()
+                    },
                     s.steps as f64 / started.elapsed().as_secs_f64().max(1e-9),
                     s.weights_version.unwrap_or(0)
                 );
@@ -943,6 +971,7 @@ pub async fn act(
                 first_episode: 1_000_000,
                 demo_episodes: 0,
                 eval_every: 1,
+                intervene_after_stall: 0,
                 ..options.clone()
             };
             let wins = std::cell::Cell::new(0u64);
@@ -952,6 +981,17 @@ pub async fn act(
             run_actor(&mut env, &mut links, &eval_options, &done, None, |r, _| {
                 count.set(count.get() + 1);
                 wins.set(wins.get() + u64::from(r.success));
+                csv.row(&format!(
+                    "{:.2},{},{},final,{},{},{:.4},{},{:.3},0",
+                    started.elapsed().as_secs_f64(),
+                    stats.steps,
+                    r.episode,
+                    u8::from(r.success),
+                    r.steps,
+                    r.final_progress,
+                    r.weights_version.map_or(String::new(), |v| v.to_string()),
+                    wins.get() as f64 / count.get() as f64
+                ));
                 if count.get() >= want || stop.load(Ordering::Relaxed) {
                     done.store(true, Ordering::Relaxed);
                 }
@@ -980,6 +1020,8 @@ pub async fn act(
             physics_ms_per_step: counters.physics_s * 1e3 / steps,
             weights_age_s: stats.weights_age_s,
             weight_updates: stats.weight_updates,
+            intervened_episodes: stats.intervened_episodes,
+            intervention_steps: stats.intervention_steps,
         })
     })
     .await??;

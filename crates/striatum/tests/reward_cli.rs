@@ -150,6 +150,8 @@ fn train_eval_adapt_and_bench_from_the_command_line() {
         "--baselines",
         "--json",
         &p("eval.json"),
+        "--traces",
+        &p("traces.csv"),
         "--device",
         "cpu",
     ]);
@@ -167,6 +169,27 @@ fn train_eval_adapt_and_bench_from_the_command_line() {
         assert!(fused[key].is_number(), "{key}: {fused}");
     }
     assert!(fused["done"]["f1"].is_number());
+    // Per-frame traces: a header and one row per observation of the 4 test episodes.
+    let traces = std::fs::read_to_string(p("traces.csv")).unwrap();
+    let mut lines = traces.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[0], "task");
+    assert!(header.contains(&"done_prob") && header.contains(&"true_progress"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert!(rows.len() > 4 && rows.iter().all(|r| r.len() == header.len()));
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r[1], r[2]))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        4,
+        "four episodes"
+    );
+    let prob = header.iter().position(|h| *h == "done_prob").unwrap();
+    assert!(rows.iter().all(|r| {
+        let x: f64 = r[prob].parse().unwrap();
+        (0.0..=1.0).contains(&x)
+    }));
 
     // One-shot adaptation to the task kept out of training.
     let demo = std::fs::read_dir(p("reach") + "/episodes")
