@@ -109,11 +109,23 @@ struct Point {
     env_steps: u64,
     success: f64,
     seconds: f64,
+    /// Training episodes the supervisor took over so far.
+    interventions: u64,
 }
 
 struct Episode {
     transitions: Vec<Transition>,
+    /// Transitions (from the first) driven by the policy; the rest by the supervisor.
+    policy_steps: usize,
     success: bool,
+}
+
+/// A supervisor that takes over an episode whose simulator progress has not risen by
+/// `gain` for `after` steps (`[actor] intervene_after_stall`, `stall_progress`).
+#[derive(Debug, Clone, Copy)]
+struct Supervisor {
+    after: u64,
+    gain: f32,
 }
 
 fn run_episode(
@@ -121,13 +133,35 @@ fn run_episode(
     episode: u64,
     mode: BenchMode,
     config: &TrainConfig,
+    mut supervisor: Option<Supervisor>,
     mut act: impl FnMut(&mut SimActorEnv, &EnvObservation) -> anyhow::Result<Vec<f32>>,
 ) -> anyhow::Result<Episode> {
     let mut current = env.reset(episode)?;
     let mut out = Vec::new();
+    let mut policy_steps = None;
+    let (mut best, mut best_at) = (env.task_progress(), 0u64);
     loop {
-        let action = act(env, &current)?;
+        let stalled = supervisor.is_some_and(|s| out.len() as u64 - best_at >= s.after);
+        if stalled && policy_steps.is_none() {
+            policy_steps = Some(out.len());
+        }
+        let action = match policy_steps.map(|_| env.expert_action()) {
+            Some(Some(a)) => a,
+            Some(None) => {
+                // No demonstrator here: the policy carries on, unsupervised.
+                policy_steps = None;
+                supervisor = None;
+                act(env, &current)?
+            }
+            None => act(env, &current)?,
+        };
         let step = env.step(&action)?;
+        if let Some(s) = supervisor
+            && env.task_progress() > best + s.gain
+        {
+            best = env.task_progress();
+            best_at = out.len() as u64 + 1;
+        }
         let end = if step.terminated {
             StepEnd::Terminal
         } else if step.truncated {
@@ -151,6 +185,7 @@ fn run_episode(
         });
         if end != StepEnd::Continue {
             return Ok(Episode {
+                policy_steps: policy_steps.unwrap_or(out.len()),
                 transitions: out,
                 success: step.success,
             });
@@ -190,7 +225,7 @@ fn run_one(
     let started = Instant::now();
     let mut episode = 0u64;
     for _ in 0..config.actor.demo_episodes {
-        let ep = run_episode(&mut env, episode, mode, config, |e, _| {
+        let ep = run_episode(&mut env, episode, mode, config, None, |e, _| {
             e.expert_action()
                 .context("the scene has no scripted expert for demonstrations")
         })?;
@@ -199,6 +234,11 @@ fn run_one(
             demo.push(t)?;
         }
     }
+    let supervisor = (config.actor.intervene_after_stall > 0).then_some(Supervisor {
+        after: config.actor.intervene_after_stall,
+        gain: config.actor.stall_progress,
+    });
+    let mut interventions = 0u64;
     let mut steps = 0u64;
     let mut next_eval = 0u64;
     let mut points = Vec::new();
@@ -215,6 +255,7 @@ fn run_one(
                         .wrapping_sub(settings.seed_offset),
                     mode,
                     config,
+                    None,
                     |_, o| Ok(sac.act(&o.obs, true, &mut rng)?),
                 )?;
                 wins += u64::from(ep.success);
@@ -223,6 +264,7 @@ fn run_one(
                 env_steps: steps,
                 success: wins as f64 / args.eval_episodes.max(1) as f64,
                 seconds: started.elapsed().as_secs_f64(),
+                interventions,
             });
             next_eval += args.eval_every;
             if steps == args.env_steps {
@@ -232,12 +274,19 @@ fn run_one(
         let ep = {
             let sac = &sac;
             let rng = &mut rng;
-            run_episode(&mut env, episode, mode, config, |_, o| {
+            run_episode(&mut env, episode, mode, config, supervisor, |_, o| {
                 Ok(sac.act(&o.obs, false, rng)?)
             })?
         };
         episode += 1;
-        for t in &ep.transitions {
+        if ep.policy_steps < ep.transitions.len() {
+            interventions += 1;
+        }
+        for (i, t) in ep.transitions.iter().enumerate() {
+            // Interventions go to both buffers, as in a session's learner.
+            if i >= ep.policy_steps {
+                demo.push(t)?;
+            }
             online.push(t)?;
             steps += 1;
             if online.len() >= warmup {
@@ -332,29 +381,38 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<String> {
     }
     let mut results = results.into_inner().unwrap_or_default();
     results.sort_by_key(|(m, s, _)| (args.modes.iter().position(|x| x == m), *s));
-    let mut csv = String::from("mode,seed,env_steps,eval_success,seconds\n");
+    let mut csv = String::from("mode,seed,env_steps,eval_success,seconds,interventions\n");
     for (m, s, points) in &results {
         for p in points {
             let _ = writeln!(
                 csv,
-                "{},{s},{},{:.4},{:.1}",
+                "{},{s},{},{:.4},{:.1},{}",
                 m.name(),
                 p.env_steps,
                 p.success,
-                p.seconds
+                p.seconds,
+                p.interventions
             );
         }
     }
     striatum_launch::write_atomic(&args.out.join("curves.csv"), csv.as_bytes())?;
     plot(&results, args, &args.out.join("curves.png"))?;
     let mut md = format!(
-        "# rl bench: {} ({} seeds x {} env steps per mode, evaluation: {} deterministic episodes on fixed unseen layouts every {} env steps, {} demonstrations; {:.0} s on {} parallel runs)\n\n| mode | final success (mean) | env steps to 80% (median; runs reaching) | env steps to 90% (median; runs reaching) |\n|---|---|---|---|\n",
+        "# rl bench: {} ({} seeds x {} env steps per mode, evaluation: {} deterministic episodes on fixed unseen layouts every {} env steps, {} demonstrations{}; {:.0} s on {} parallel runs)\n\n| mode | final success (mean) | env steps to 80% (median; runs reaching) | env steps to 90% (median; runs reaching) |\n|---|---|---|---|\n",
         config.env.scene.display(),
         args.seeds,
         args.env_steps,
         args.eval_episodes,
         args.eval_every,
         config.actor.demo_episodes,
+        if config.actor.intervene_after_stall > 0 {
+            format!(
+                ", supervisor taking over training episodes stalled for {} steps",
+                config.actor.intervene_after_stall
+            )
+        } else {
+            String::new()
+        },
         started.elapsed().as_secs_f64(),
         args.jobs.max(1)
     );

@@ -420,6 +420,12 @@ impl SimActorEnv {
         })
     }
 
+    /// The simulator's own (privileged) task progress of the current state: 0 right after a
+    /// reset, whatever potential the policy is trained with.
+    pub fn task_progress(&self) -> f32 {
+        self.info.as_ref().map_or(0.0, |i| i.progress as f32)
+    }
+
     fn features(&self) -> Vec<f32> {
         match self.settings.observation {
             ObservationKind::Privileged => privileged_features(&self.obs),

@@ -203,10 +203,14 @@ ends_session = true
 fn the_learning_benchmark_writes_curves_and_a_summary() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("train.toml");
-    // Privileged progress needs no cameras: a quick run of two modes.
+    // Privileged progress needs no cameras: a quick run of two modes, with a supervisor that
+    // takes over training episodes stalled for 3 steps.
     std::fs::write(
         &config,
-        SMALL.replace("demo_episodes = 2", "demo_episodes = 1"),
+        SMALL.replace(
+            "demo_episodes = 2",
+            "demo_episodes = 1\nintervene_after_stall = 3",
+        ),
     )
     .unwrap();
     let out = dir.path().join("bench");
@@ -244,10 +248,17 @@ fn the_learning_benchmark_writes_curves_and_a_summary() {
         }
     }
     assert!(rows.iter().any(|r| r.split(',').nth(2) == Some("60")));
+    // The untrained policy stalls: the supervisor took over some training episodes.
+    assert!(
+        rows.iter()
+            .any(|r| r.split(',').nth(5).and_then(|n| n.parse::<u64>().ok()) > Some(0)),
+        "{csv}"
+    );
     let png = std::fs::read(out.join("curves.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("| sparse |") && summary.contains("| shaped_privileged |"));
+    assert!(summary.contains("stalled for 3 steps"), "{summary}");
     let err = fails(&[
         "rl",
         "bench",
