@@ -44,6 +44,10 @@ pub struct AdaptConfig {
     pub seed: u64,
     /// Largest gap to the previous frame.
     pub max_gap: usize,
+    /// The adapted model's done operating point (none: keep the base model's). One
+    /// demonstration cannot calibrate it; `scripts/reward-model.sh` measures one on a task
+    /// held out of a second base model (docs/reward.md, "Done after adaptation").
+    pub done: Option<crate::checkpoint::DoneCalibration>,
 }
 
 impl Default for AdaptConfig {
@@ -55,6 +59,7 @@ impl Default for AdaptConfig {
             augmentations: 8,
             seed: 0,
             max_gap: 8,
+            done: None,
         }
     }
 }
@@ -317,6 +322,9 @@ pub fn adapt(
         "demo": demo.display().to_string(),
     });
     manifest.metrics = serde_json::Value::Null;
+    if let Some(done) = config.done {
+        manifest.done = done;
+    }
     manifest.created_unix = checkpoint::now_unix();
     let json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| RewardError::Invalid(format!("manifest: {e}")))?;

@@ -245,16 +245,17 @@ pub fn overall(per_task: &BTreeMap<String, TaskMetrics>) -> TaskMetrics {
 /// Per-frame done probabilities and truth of one episode.
 pub type DoneSeries = (Vec<f64>, Vec<bool>);
 
-/// Done probabilities of validation episodes, for calibration.
+/// Done probabilities of validation episodes, for calibration (conditioned on `goals`, the
+/// goal frames per task, as in serving).
 pub fn done_traces(
     scorer: &Scorer,
+    goals: &BTreeMap<String, Tensor>,
     episodes: &[&EpisodeData],
 ) -> Result<Vec<DoneSeries>, RewardError> {
-    let empty = BTreeMap::new();
     let p = ModelPredictor {
         scorer,
         views: None,
-        goals: &empty,
+        goals,
     };
     episodes
         .iter()
@@ -268,11 +269,12 @@ pub fn done_traces(
 /// (ties: shorter hysteresis, then the higher threshold). If none is, the strictest one.
 pub fn calibrate(
     scorer: &Scorer,
+    goals: &BTreeMap<String, Tensor>,
     episodes: &[&EpisodeData],
     ks: &[usize],
     budget: f64,
 ) -> Result<crate::checkpoint::DoneCalibration, RewardError> {
-    let traces = done_traces(scorer, episodes)?;
+    let traces = done_traces(scorer, goals, episodes)?;
     let t: Vec<DoneTrace<'_>> = traces
         .iter()
         .map(|(p, d)| DoneTrace { probs: p, truth: d })

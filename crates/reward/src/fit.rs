@@ -274,9 +274,9 @@ pub fn fit(args: &FitArgs, on_event: &mut dyn FnMut(&Event)) -> Result<FitSummar
             Engine::Native(Box::new(model)),
             args.device,
         );
-        let done = eval::calibrate(&scorer, &val_eps, &args.done_k, args.done_budget)?;
-        let scorer = Scorer { done, ..scorer };
         let no_goals = BTreeMap::new();
+        let done = eval::calibrate(&scorer, &no_goals, &val_eps, &args.done_k, args.done_budget)?;
+        let scorer = Scorer { done, ..scorer };
         let per = eval::evaluate(
             &eval::ModelPredictor {
                 scorer: &scorer,

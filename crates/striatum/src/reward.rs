@@ -38,6 +38,12 @@ pub enum RewardCommand {
         after_help = "Example:\n  striatum reward adapt --model models/prm_base --demo data/reward/heldout/stack/episodes/000000 --out models/prm_stack"
     )]
     Adapt(AdaptArgs),
+    /// Choose a model's done operating point (threshold, consecutive frames) on labelled
+    /// episodes, within a false-done budget, and write it into its manifest.
+    #[command(
+        after_help = "Examples:\n  striatum reward calibrate --model models/prm_base --data data/reward/base/push_cube --split val\n  striatum reward calibrate --model runs/reward/prm_drawer --data data/reward/base/open_drawer --split all --done-k 2,3,4,6,8"
+    )]
+    Calibrate(CalibrateArgs),
     /// Latency (p50/p99 per query) and batched throughput by view count and image size.
     #[command(
         after_help = "Examples:\n  striatum reward bench\n  striatum reward bench --model models/prm_base --device cuda"
@@ -86,6 +92,45 @@ pub struct AdaptArgs {
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Done threshold of the adapted model (with `--done-k`; default: the base model's
+    /// operating point).
+    #[arg(long, requires = "done_k")]
+    done_threshold: Option<f64>,
+    /// Consecutive frames of the adapted model's done hysteresis (with `--done-threshold`).
+    #[arg(long, requires = "done_threshold")]
+    done_k: Option<usize>,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+/// `reward calibrate` options.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Checkpoint folder (its manifest is rewritten).
+    #[arg(long)]
+    model: PathBuf,
+    /// Dataset folders (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',', required = true)]
+    data: Vec<PathBuf>,
+    /// Split to calibrate on: val (default), test, train or all.
+    #[arg(long, default_value = "val")]
+    split: String,
+    /// Only these tasks.
+    #[arg(long, value_delimiter = ',')]
+    tasks: Vec<String>,
+    /// Leave out these episode folders (e.g. the demo a model was adapted from).
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<PathBuf>,
+    /// Hysteresis lengths to choose from.
+    #[arg(long, value_delimiter = ',', default_value = "2,3,4")]
+    done_k: Vec<usize>,
+    /// False-done budget (fraction of never-done episodes, and of their frames).
+    #[arg(long, default_value_t = 0.01)]
+    done_budget: f64,
+    /// Print the choice without writing it.
+    #[arg(long)]
+    dry_run: bool,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
@@ -203,6 +248,7 @@ pub async fn run(cmd: RewardCommand, bus: &crate::bus_args::BusArgs) -> anyhow::
         RewardCommand::Eval(a) => tokio::task::spawn_blocking(move || evaluate(&a)).await?,
         RewardCommand::Serve(a) => serve(&a, bus).await,
         RewardCommand::Adapt(a) => tokio::task::spawn_blocking(move || adapt(&a)).await?,
+        RewardCommand::Calibrate(a) => tokio::task::spawn_blocking(move || calibrate(&a)).await?,
         RewardCommand::Bench(a) => tokio::task::spawn_blocking(move || bench(&a)).await?,
     }
 }
@@ -640,9 +686,27 @@ async fn serve(a: &ServeArgs, bus_args: &crate::bus_args::BusArgs) -> anyhow::Re
 fn adapt(a: &AdaptArgs) -> anyhow::Result<()> {
     let device = parse_device(&a.device)?;
     anyhow::ensure!(a.steps > 0, "--steps must be at least 1");
+    let done = match (a.done_threshold, a.done_k) {
+        (Some(threshold), Some(k)) => {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&threshold),
+                "--done-threshold {threshold} is not in [0, 1]"
+            );
+            anyhow::ensure!(k >= 1, "--done-k must be at least 1");
+            Some(striatum_reward::checkpoint::DoneCalibration {
+                threshold,
+                k,
+                // Given, not calibrated on this model: no budget, no episodes.
+                budget: 0.0,
+                episodes: 0,
+            })
+        }
+        _ => None,
+    };
     let config = striatum_reward::adapt::AdaptConfig {
         steps: a.steps,
         seed: a.seed,
+        done,
         ..Default::default()
     };
     let demo = striatum_reward::adapt::resolve_demo(&a.demo.display().to_string())?;
@@ -662,6 +726,65 @@ fn adapt(a: &AdaptArgs) -> anyhow::Result<()> {
         report.encode_seconds,
         a.out.display()
     );
+    Ok(())
+}
+
+fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
+    use striatum_reward::checkpoint::{MANIFEST, read_manifest, write_atomic};
+    anyhow::ensure!(
+        a.done_budget.is_finite() && (0.0..=1.0).contains(&a.done_budget),
+        "--done-budget {} is not in [0, 1]",
+        a.done_budget
+    );
+    anyhow::ensure!(
+        !a.done_k.is_empty() && a.done_k.iter().all(|&k| k >= 1),
+        "--done-k needs lengths of at least 1"
+    );
+    let device = parse_device(&a.device)?;
+    let scorer = Scorer::load(&a.model, device)
+        .with_context(|| format!("loading the model {}", a.model.display()))?;
+    let episodes = load_split(
+        &a.data,
+        scorer.views(),
+        scorer.image_size(),
+        &a.split,
+        &a.tasks,
+        &a.exclude,
+    )?;
+    let refs: Vec<&EpisodeData> = episodes.iter().collect();
+    let done = eval::calibrate(&scorer, &scorer.goals, &refs, &a.done_k, a.done_budget)?;
+    let per = eval::evaluate(
+        &ModelPredictor {
+            scorer: &scorer,
+            views: None,
+            goals: &scorer.goals,
+        },
+        &refs,
+        done.threshold,
+        done.k,
+    )?;
+    let all = eval::overall(&per);
+    println!(
+        "done at p >= {:.2} for {} frames on {} {} episodes (was p >= {:.2} for {}): done F1 {:.3}, false-done {:.3}, budget {}",
+        done.threshold,
+        done.k,
+        refs.len(),
+        a.split,
+        scorer.done.threshold,
+        scorer.done.k,
+        all.done.f1,
+        all.done.false_done_rate,
+        a.done_budget
+    );
+    if a.dry_run {
+        return Ok(());
+    }
+    let mut manifest = read_manifest(&a.model)?;
+    manifest.done = done;
+    let json = serde_json::to_vec_pretty(&manifest)?;
+    let path = a.model.join(MANIFEST);
+    write_atomic(&path, &json).with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}", path.display());
     Ok(())
 }
 

@@ -212,6 +212,10 @@ fn train_eval_adapt_and_bench_from_the_command_line() {
         &p("models/reach"),
         "--steps",
         "50",
+        "--done-threshold",
+        "0.9",
+        "--done-k",
+        "5",
         "--device",
         "cpu",
     ]);
@@ -224,6 +228,63 @@ fn train_eval_adapt_and_bench_from_the_command_line() {
             .unwrap();
     assert_eq!(m["parent"], "base");
     assert_eq!(m["tasks"], serde_json::json!(["push_cube", "reach"]));
+    // The operating point given for the adapted model replaces the base model's.
+    assert_eq!(m["done"]["threshold"], 0.9);
+    assert_eq!(m["done"]["k"], 5);
+    // Calibrating on labelled episodes chooses a point among the offered lengths and writes
+    // it (a dry run writes nothing).
+    let before = std::fs::read_to_string(p("models/reach/manifest.json")).unwrap();
+    let dry = ok(&[
+        "reward",
+        "calibrate",
+        "--model",
+        &p("models/reach"),
+        "--data",
+        &p("reach"),
+        "--split",
+        "all",
+        "--done-k",
+        "2,3",
+        "--dry-run",
+        "--device",
+        "cpu",
+    ]);
+    assert!(dry.contains("done at p >="), "{dry}");
+    assert_eq!(
+        std::fs::read_to_string(p("models/reach/manifest.json")).unwrap(),
+        before
+    );
+    ok(&[
+        "reward",
+        "calibrate",
+        "--model",
+        &p("models/reach"),
+        "--data",
+        &p("reach"),
+        "--split",
+        "all",
+        "--done-k",
+        "2,3",
+        "--device",
+        "cpu",
+    ]);
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("models/reach/manifest.json")).unwrap())
+            .unwrap();
+    let k = m["done"]["k"].as_u64().unwrap();
+    assert!(k == 2 || k == 3, "{}", m["done"]);
+    assert!(m["done"]["episodes"].as_u64().unwrap() > 0);
+    let e = fails(&[
+        "reward",
+        "calibrate",
+        "--model",
+        &p("models/reach"),
+        "--data",
+        &p("reach"),
+        "--done-budget",
+        "2",
+    ]);
+    assert!(e.contains("--done-budget"), "{e}");
     assert!(Path::new(&p("models/reach/goals.safetensors")).is_file());
     ok(&[
         "reward",
