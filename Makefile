@@ -94,7 +94,8 @@ tour: build
 # The learning benchmark (docs/rl.md): reward modes x 3 seeds on push_cube, then sparse against
 # learned shaping on pick_place.
 rl-bench: build
-	$(STRIATUM) rl bench --config launch/push_cube_bench.toml --seeds 3 --env-steps 8000 --out runs/rl_bench/push_cube
+	$(STRIATUM) rl bench --config launch/push_cube_bench.toml --seeds 3 --env-steps 8000 --eval-every 2000 \
+		--out runs/rl_bench/push_cube
 	$(STRIATUM) rl bench --config launch/pick_place_train.toml --modes sparse,shaped_learned \
 		--seeds 3 --env-steps 6000 --out runs/rl_bench/pick_place
 

@@ -99,6 +99,10 @@ pub struct AdaptArgs {
     /// Consecutive frames of the adapted model's done hysteresis (with `--done-threshold`).
     #[arg(long, requires = "done_threshold")]
     done_k: Option<usize>,
+    /// Take the adapted model's done operating point from this checkpoint's manifest (e.g. a
+    /// model adapted to another held-out task and calibrated there).
+    #[arg(long, conflicts_with = "done_threshold")]
+    done_from: Option<PathBuf>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     device: String,
@@ -701,7 +705,14 @@ fn adapt(a: &AdaptArgs) -> anyhow::Result<()> {
                 episodes: 0,
             })
         }
-        _ => None,
+        _ => match &a.done_from {
+            Some(dir) => Some(
+                striatum_reward::checkpoint::read_manifest(dir)
+                    .with_context(|| format!("--done-from {}", dir.display()))?
+                    .done,
+            ),
+            None => None,
+        },
     };
     let config = striatum_reward::adapt::AdaptConfig {
         steps: a.steps,

@@ -274,6 +274,27 @@ fn train_eval_adapt_and_bench_from_the_command_line() {
     let k = m["done"]["k"].as_u64().unwrap();
     assert!(k == 2 || k == 3, "{}", m["done"]);
     assert!(m["done"]["episodes"].as_u64().unwrap() > 0);
+    // Another adaptation takes that operating point over.
+    ok(&[
+        "reward",
+        "adapt",
+        "--model",
+        &p("models/base"),
+        "--demo",
+        demo.to_str().unwrap(),
+        "--out",
+        &p("models/reach2"),
+        "--steps",
+        "5",
+        "--done-from",
+        &p("models/reach"),
+        "--device",
+        "cpu",
+    ]);
+    let m2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("models/reach2/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m2["done"], m["done"]);
     let e = fails(&[
         "reward",
         "calibrate",
