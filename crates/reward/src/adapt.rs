@@ -46,7 +46,7 @@ pub struct AdaptConfig {
     pub max_gap: usize,
     /// The adapted model's done operating point (none: keep the base model's). One
     /// demonstration cannot calibrate it; `scripts/reward-model.sh` measures one on a task
-    /// held out of a second base model (docs/reward.md, "Done after adaptation").
+    /// held out of a second base model (docs/reward.md, "Done calibration").
     pub done: Option<crate::checkpoint::DoneCalibration>,
 }
 
