@@ -114,18 +114,32 @@ pub(crate) fn partial_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.partial"))
 }
 
-/// The Rerun viewer to run: `$STRIATUM_RERUN`, else the project's `.venv/bin/rerun` (found
-/// from the working directory or from the running binary's `target/<profile>/` folder), else
-/// `rerun` on `PATH`. `None` when none exists.
+/// The Rerun viewer to run: `$STRIATUM_RERUN`, else the viewer binary of the project's
+/// `.venv` (`lib/python*/site-packages/rerun_sdk/rerun_cli/rerun`, then the `bin/rerun`
+/// wrapper; found from the working directory or from the running binary's
+/// `target/<profile>/` folder), else `rerun` on `PATH`. `None` when none exists.
 pub fn viewer_executable() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("STRIATUM_RERUN") {
         return Some(PathBuf::from(p));
     }
-    let mut candidates = vec![PathBuf::from(".venv/bin/rerun")];
+    let mut venvs = vec![PathBuf::from(".venv")];
     if let Ok(exe) = std::env::current_exe() {
         for up in exe.ancestors().skip(1).take(4) {
-            candidates.push(up.join(".venv/bin/rerun"));
+            venvs.push(up.join(".venv"));
         }
+    }
+    let mut candidates = Vec::new();
+    for venv in &venvs {
+        // The viewer binary itself first: `.venv/bin/rerun` is a Python wrapper that runs it
+        // as a child, which would outlive a wrapper killed by its pid.
+        if let Ok(libs) = std::fs::read_dir(venv.join("lib")) {
+            for lib in libs.flatten() {
+                if lib.file_name().to_string_lossy().starts_with("python") {
+                    candidates.push(lib.path().join("site-packages/rerun_sdk/rerun_cli/rerun"));
+                }
+            }
+        }
+        candidates.push(venv.join("bin/rerun"));
     }
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path).map(|d| d.join("rerun")));
