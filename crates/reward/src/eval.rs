@@ -275,6 +275,15 @@ pub fn calibrate(
     budget: f64,
 ) -> Result<crate::checkpoint::DoneCalibration, RewardError> {
     let traces = done_traces(scorer, goals, episodes)?;
+    Ok(choose_operating_point(&traces, ks, budget))
+}
+
+/// The choice [`calibrate`] makes, on done probabilities already computed.
+pub fn choose_operating_point(
+    traces: &[DoneSeries],
+    ks: &[usize],
+    budget: f64,
+) -> crate::checkpoint::DoneCalibration {
     let t: Vec<DoneTrace<'_>> = traces
         .iter()
         .map(|(p, d)| DoneTrace { probs: p, truth: d })
@@ -305,12 +314,12 @@ pub fn calibrate(
         ks.iter().copied().max().unwrap_or(3),
         grid.last().copied().unwrap_or(0.99),
     ));
-    Ok(crate::checkpoint::DoneCalibration {
+    crate::checkpoint::DoneCalibration {
         threshold,
         k,
         budget,
-        episodes: episodes.len(),
-    })
+        episodes: traces.len(),
+    }
 }
 
 /// Per-frame predictions of `scorer` on `episodes` as CSV (one row per frame: task, seed,

@@ -763,28 +763,23 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
         &a.exclude,
     )?;
     let refs: Vec<&EpisodeData> = episodes.iter().collect();
-    let done = eval::calibrate(&scorer, &scorer.goals, &refs, &a.done_k, a.done_budget)?;
-    let per = eval::evaluate(
-        &ModelPredictor {
-            scorer: &scorer,
-            views: None,
-            goals: &scorer.goals,
-        },
-        &refs,
-        done.threshold,
-        done.k,
-    )?;
-    let all = eval::overall(&per);
+    let traces = eval::done_traces(&scorer, &scorer.goals, &refs)?;
+    let done = eval::choose_operating_point(&traces, &a.done_k, a.done_budget);
+    let pooled: Vec<striatum_reward::metrics::DoneTrace<'_>> = traces
+        .iter()
+        .map(|(p, d)| striatum_reward::metrics::DoneTrace { probs: p, truth: d })
+        .collect();
+    let m = striatum_reward::metrics::done_metrics(&pooled, done.threshold, done.k);
     println!(
-        "done at p >= {:.2} for {} frames on {} {} episodes (was p >= {:.2} for {}): done F1 {:.3}, false-done {:.3}, budget {}",
+        "done at p >= {:.2} for {} frames on {} {} episodes (was p >= {:.2} for {}): done F1 {:.3}, false-done {:.3} (all episodes pooled), budget {}",
         done.threshold,
         done.k,
         refs.len(),
         a.split,
         scorer.done.threshold,
         scorer.done.k,
-        all.done.f1,
-        all.done.false_done_rate,
+        m.f1,
+        m.false_done_rate,
         a.done_budget
     );
     if a.dry_run {

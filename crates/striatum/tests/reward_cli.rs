@@ -234,40 +234,28 @@ fn train_eval_adapt_and_bench_from_the_command_line() {
     // Calibrating on labelled episodes chooses a point among the offered lengths and writes
     // it (a dry run writes nothing).
     let before = std::fs::read_to_string(p("models/reach/manifest.json")).unwrap();
-    let dry = ok(&[
+    let (model, data) = (p("models/reach"), p("reach"));
+    let calibrate = [
         "reward",
         "calibrate",
         "--model",
-        &p("models/reach"),
+        &model,
         "--data",
-        &p("reach"),
+        &data,
         "--split",
         "all",
         "--done-k",
         "2,3",
-        "--dry-run",
         "--device",
         "cpu",
-    ]);
+    ];
+    let dry = ok(&[&calibrate[..], &["--dry-run"]].concat());
     assert!(dry.contains("done at p >="), "{dry}");
     assert_eq!(
         std::fs::read_to_string(p("models/reach/manifest.json")).unwrap(),
         before
     );
-    ok(&[
-        "reward",
-        "calibrate",
-        "--model",
-        &p("models/reach"),
-        "--data",
-        &p("reach"),
-        "--split",
-        "all",
-        "--done-k",
-        "2,3",
-        "--device",
-        "cpu",
-    ]);
+    ok(&calibrate);
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(p("models/reach/manifest.json")).unwrap())
             .unwrap();
