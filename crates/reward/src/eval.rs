@@ -275,15 +275,16 @@ pub fn calibrate(
     budget: f64,
 ) -> Result<crate::checkpoint::DoneCalibration, RewardError> {
     let traces = done_traces(scorer, goals, episodes)?;
-    Ok(choose_operating_point(&traces, ks, budget))
+    Ok(choose_operating_point(&traces, ks, budget).0)
 }
 
-/// The choice [`calibrate`] makes, on done probabilities already computed.
+/// The choice [`calibrate`] makes, on done probabilities already computed, with the done
+/// metrics of the chosen point over all the traces.
 pub fn choose_operating_point(
     traces: &[DoneSeries],
     ks: &[usize],
     budget: f64,
-) -> crate::checkpoint::DoneCalibration {
+) -> (crate::checkpoint::DoneCalibration, DoneMetrics) {
     let t: Vec<DoneTrace<'_>> = traces
         .iter()
         .map(|(p, d)| DoneTrace { probs: p, truth: d })
@@ -314,12 +315,15 @@ pub fn choose_operating_point(
         ks.iter().copied().max().unwrap_or(3),
         grid.last().copied().unwrap_or(0.99),
     ));
-    crate::checkpoint::DoneCalibration {
-        threshold,
-        k,
-        budget,
-        episodes: traces.len(),
-    }
+    (
+        crate::checkpoint::DoneCalibration {
+            threshold,
+            k,
+            budget,
+            episodes: traces.len(),
+        },
+        metrics::done_metrics(&t, threshold, k),
+    )
 }
 
 /// Per-frame predictions of `scorer` on `episodes` as CSV (one row per frame: task, seed,

@@ -184,6 +184,44 @@ pub struct ActorStats {
     pub intervention_steps: u64,
 }
 
+/// Watches an episode's progress for a stall: stalled once progress has not risen by `gain`
+/// over its best for `after` steps (never when `after` is 0).
+#[derive(Debug, Clone, Copy)]
+pub struct StallWatch {
+    after: u64,
+    gain: f32,
+    best: f32,
+    best_at: u64,
+    steps: u64,
+}
+
+impl StallWatch {
+    /// Starts watching an episode whose first observation has `progress`.
+    pub fn new(after: u64, gain: f32, progress: f32) -> Self {
+        StallWatch {
+            after,
+            gain,
+            best: progress,
+            best_at: 0,
+            steps: 0,
+        }
+    }
+
+    /// Records the progress after one more step.
+    pub fn step(&mut self, progress: f32) {
+        self.steps += 1;
+        if progress > self.best + self.gain {
+            self.best = progress;
+            self.best_at = self.steps;
+        }
+    }
+
+    /// Whether the episode has stalled.
+    pub fn stalled(&self) -> bool {
+        self.after > 0 && self.steps - self.best_at >= self.after
+    }
+}
+
 /// An actor's connections: transitions out, weights in.
 pub struct ActorLinks {
     outbox: TransitionOutbox,
@@ -244,9 +282,14 @@ pub fn run_actor(
     let mut current = env.reset(episode)?;
     let mut step_in_episode = 0u64;
     let mut task_return = 0.0f64;
-    // Stall watch: the best progress of the episode so far and the step it was reached.
-    let mut best_progress = current.progress;
-    let mut best_at = 0u64;
+    let watch = |progress| {
+        StallWatch::new(
+            options.intervene_after_stall,
+            options.stall_progress,
+            progress,
+        )
+    };
+    let mut stall = watch(current.progress);
     let mut intervention_steps = 0u64;
     let started = Instant::now();
     while !stop.load(Ordering::Relaxed) && max_steps.is_none_or(|m| stats.steps < m) {
@@ -262,10 +305,7 @@ pub fn run_actor(
             }
         }
         stats.weights_rejected = stats.weights_rejected.max(links.weights.rejected());
-        let stalled = kind == EpisodeKind::Train
-            && options.intervene_after_stall > 0
-            && (intervention_steps > 0
-                || step_in_episode - best_at >= options.intervene_after_stall);
+        let stalled = kind == EpisodeKind::Train && (intervention_steps > 0 || stall.stalled());
         let demo = if kind == EpisodeKind::Demo || stalled {
             env.expert_action()
         } else {
@@ -315,10 +355,7 @@ pub fn run_actor(
         stats.sent = links.outbox.sent();
         stats.steps += 1;
         step_in_episode += 1;
-        if step.next.progress > best_progress + options.stall_progress {
-            best_progress = step.next.progress;
-            best_at = step_in_episode;
-        }
+        stall.step(step.next.progress);
         if step.terminated || step.truncated {
             stats.episodes += 1;
             if step.success {
@@ -358,8 +395,7 @@ pub fn run_actor(
             intervention_steps = 0;
             kind = kind_of(episode, policy_episodes);
             current = env.reset(episode)?;
-            best_progress = current.progress;
-            best_at = 0;
+            stall = watch(current.progress);
         } else {
             current = step.next;
         }

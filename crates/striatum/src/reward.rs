@@ -741,7 +741,7 @@ fn adapt(a: &AdaptArgs) -> anyhow::Result<()> {
 }
 
 fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
-    use striatum_reward::checkpoint::{MANIFEST, read_manifest, write_atomic};
+    use striatum_reward::checkpoint::{MANIFEST, write_atomic};
     anyhow::ensure!(
         a.done_budget.is_finite() && (0.0..=1.0).contains(&a.done_budget),
         "--done-budget {} is not in [0, 1]",
@@ -764,12 +764,7 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
     )?;
     let refs: Vec<&EpisodeData> = episodes.iter().collect();
     let traces = eval::done_traces(&scorer, &scorer.goals, &refs)?;
-    let done = eval::choose_operating_point(&traces, &a.done_k, a.done_budget);
-    let pooled: Vec<striatum_reward::metrics::DoneTrace<'_>> = traces
-        .iter()
-        .map(|(p, d)| striatum_reward::metrics::DoneTrace { probs: p, truth: d })
-        .collect();
-    let m = striatum_reward::metrics::done_metrics(&pooled, done.threshold, done.k);
+    let (done, m) = eval::choose_operating_point(&traces, &a.done_k, a.done_budget);
     println!(
         "done at p >= {:.2} for {} frames on {} {} episodes (was p >= {:.2} for {}): done F1 {:.3}, false-done {:.3} (all episodes pooled), budget {}",
         done.threshold,
@@ -785,7 +780,7 @@ fn calibrate(a: &CalibrateArgs) -> anyhow::Result<()> {
     if a.dry_run {
         return Ok(());
     }
-    let mut manifest = read_manifest(&a.model)?;
+    let mut manifest = scorer.manifest.clone();
     manifest.done = done;
     let json = serde_json::to_vec_pretty(&manifest)?;
     let path = a.model.join(MANIFEST);

@@ -15,7 +15,7 @@ use anyhow::Context;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use striatum_reward::Scorer;
-use striatum_rl::actor::{ActorEnv, EnvObservation};
+use striatum_rl::actor::{ActorEnv, EnvObservation, StallWatch};
 use striatum_rl::learner::RewardMode;
 use striatum_rl::{ReplayBuffer, Sac, StepEnd, Transition};
 
@@ -133,16 +133,15 @@ fn run_episode(
     episode: u64,
     mode: BenchMode,
     config: &TrainConfig,
-    mut supervisor: Option<Supervisor>,
+    supervisor: Option<Supervisor>,
     mut act: impl FnMut(&mut SimActorEnv, &EnvObservation) -> anyhow::Result<Vec<f32>>,
 ) -> anyhow::Result<Episode> {
     let mut current = env.reset(episode)?;
     let mut out = Vec::new();
     let mut policy_steps = None;
-    let (mut best, mut best_at) = (env.task_progress(), 0u64);
+    let mut stall = supervisor.map(|s| StallWatch::new(s.after, s.gain, env.task_progress()));
     loop {
-        let stalled = supervisor.is_some_and(|s| out.len() as u64 - best_at >= s.after);
-        if stalled && policy_steps.is_none() {
+        if stall.is_some_and(|w| w.stalled()) && policy_steps.is_none() {
             policy_steps = Some(out.len());
         }
         let action = match policy_steps.map(|_| env.expert_action()) {
@@ -150,17 +149,14 @@ fn run_episode(
             Some(None) => {
                 // No demonstrator here: the policy carries on, unsupervised.
                 policy_steps = None;
-                supervisor = None;
+                stall = None;
                 act(env, &current)?
             }
             None => act(env, &current)?,
         };
         let step = env.step(&action)?;
-        if let Some(s) = supervisor
-            && env.task_progress() > best + s.gain
-        {
-            best = env.task_progress();
-            best_at = out.len() as u64 + 1;
+        if let Some(w) = &mut stall {
+            w.step(env.task_progress());
         }
         let end = if step.terminated {
             StepEnd::Terminal

@@ -847,6 +847,20 @@ pub struct ActorSummary {
     pub intervention_steps: u64,
 }
 
+/// One row of the actor's episode CSV (`kind` names the episode's kind; `rate` is the success
+/// rate the row reports).
+fn episode_row(wall_s: f64, env_steps: u64, r: &EpisodeReport, kind: &str, rate: f64) -> String {
+    format!(
+        "{wall_s:.2},{env_steps},{},{kind},{},{},{:.4},{},{rate:.3},{}",
+        r.episode,
+        u8::from(r.success),
+        r.steps,
+        r.final_progress,
+        r.weights_version.map_or(String::new(), |v| v.to_string()),
+        r.intervention_steps
+    )
+}
+
 /// `striatum rl actor`: a sim actor; after `max_env_steps` it evaluates the final policy.
 pub async fn act(
     config_path: &Path,
@@ -921,18 +935,12 @@ pub async fn act(
                 }
                 EpisodeKind::Demo => {}
             }
-            csv.row(&format!(
-                "{:.2},{},{},{},{},{},{:.4},{},{:.3},{}",
+            csv.row(&episode_row(
                 started.elapsed().as_secs_f64(),
                 s.steps,
-                r.episode,
+                r,
                 r.kind.as_str(),
-                u8::from(r.success),
-                r.steps,
-                r.final_progress,
-                r.weights_version.map_or(String::new(), |v| v.to_string()),
                 evals.rate(),
-                r.intervention_steps
             ));
             if r.kind == EpisodeKind::Eval {
                 println!(
@@ -987,16 +995,12 @@ pub async fn act(
             run_actor(&mut env, &mut links, &eval_options, &done, None, |r, _| {
                 count.set(count.get() + 1);
                 wins.set(wins.get() + u64::from(r.success));
-                csv.row(&format!(
-                    "{:.2},{},{},final,{},{},{:.4},{},{:.3},0",
+                csv.row(&episode_row(
                     started.elapsed().as_secs_f64(),
                     stats.steps,
-                    r.episode,
-                    u8::from(r.success),
-                    r.steps,
-                    r.final_progress,
-                    r.weights_version.map_or(String::new(), |v| v.to_string()),
-                    wins.get() as f64 / count.get() as f64
+                    r,
+                    "final",
+                    wins.get() as f64 / count.get() as f64,
                 ));
                 if count.get() >= want || stop.load(Ordering::Relaxed) {
                     done.store(true, Ordering::Relaxed);
