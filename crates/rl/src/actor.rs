@@ -14,7 +14,7 @@ use tch::Device;
 
 use crate::RlError;
 use crate::sac::{Policy, SacConfig};
-use crate::transport::{TransitionOutbox, WeightsInbox};
+use crate::transport::{PolicyUpdate, TransitionOutbox, WeightsInbox};
 
 /// An observation and its potential.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +131,11 @@ pub struct ActorOptions {
     pub intervene_after_stall: u64,
     /// Progress gain that counts as moving on (see `intervene_after_stall`).
     pub stall_progress: f32,
+    /// Take up newer weights as they arrive; when false the actor keeps the newest weights
+    /// these links had taken up when it started (a fixed policy, e.g. for a final evaluation).
+    pub follow_weights: bool,
+    /// Send the transitions to the learner; when false nothing this actor does is learned from.
+    pub send_transitions: bool,
 }
 
 impl Default for ActorOptions {
@@ -147,6 +152,8 @@ impl Default for ActorOptions {
             eval_every: 0,
             intervene_after_stall: 0,
             stall_progress: 0.01,
+            follow_weights: true,
+            send_transitions: true,
         }
     }
 }
@@ -226,6 +233,8 @@ impl StallWatch {
 pub struct ActorLinks {
     outbox: TransitionOutbox,
     weights: WeightsInbox,
+    /// The newest weights taken up: a later run on these links starts from them.
+    latest: Option<PolicyUpdate>,
 }
 
 impl ActorLinks {
@@ -234,7 +243,13 @@ impl ActorLinks {
         Ok(ActorLinks {
             outbox: TransitionOutbox::new(bus, &options.robot, &options.name).await?,
             weights: WeightsInbox::new(bus, &options.run).await?,
+            latest: None,
         })
+    }
+
+    /// Version of the newest weights taken up (none before the first arrives).
+    pub fn latest_version(&self) -> Option<u64> {
+        self.latest.as_ref().map(|u| u.version)
     }
 
     /// This actor incarnation's id.
@@ -252,7 +267,9 @@ fn now_ns() -> i64 {
 
 /// Runs until `stop` is set or `max_steps` steps are done: first `demo_episodes` episodes of
 /// the environment's demonstrator (sent as interventions), then the policy, every
-/// `eval_every`-th policy episode on its mode. `on_episode` is called after every episode.
+/// `eval_every`-th policy episode on its mode. The policy starts from the newest weights the
+/// links have taken up (random actions until there are any). `on_episode` is called after
+/// every episode.
 pub fn run_actor(
     env: &mut dyn ActorEnv,
     links: &mut ActorLinks,
@@ -266,6 +283,15 @@ pub fn run_actor(
     let mut have_weights = false;
     let mut rng = StdRng::seed_from_u64(options.seed);
     let mut stats = ActorStats::default();
+    if let Some(update) = links.latest.as_ref() {
+        match policy.load(&update.weights) {
+            Ok(()) => {
+                have_weights = true;
+                stats.weights_version = Some(update.version);
+            }
+            Err(_) => stats.weights_rejected += 1,
+        }
+    }
     let mut episode = options.first_episode;
     let mut policy_episodes = 0u64;
     let kind_of = |episode: u64, policy_episodes: u64| {
@@ -293,13 +319,18 @@ pub fn run_actor(
     let mut intervention_steps = 0u64;
     let started = Instant::now();
     while !stop.load(Ordering::Relaxed) && max_steps.is_none_or(|m| stats.steps < m) {
-        if let Some(update) = links.weights.poll() {
+        if let Some(update) = options
+            .follow_weights
+            .then(|| links.weights.poll())
+            .flatten()
+        {
             match policy.load(&update.weights) {
                 Ok(()) => {
                     have_weights = true;
                     stats.weight_updates += 1;
                     stats.weights_version = Some(update.version);
                     stats.weights_age_s = (now_ns() - update.stamp_ns).max(0) as f64 * 1e-9;
+                    links.latest = Some(update);
                 }
                 Err(_) => stats.weights_rejected += 1,
             }
@@ -335,24 +366,26 @@ pub fn run_actor(
         }
         let step = env.step(&action)?;
         task_return += f64::from(step.reward);
-        let t = msgs::Transition {
-            header: Header::new(now_ns(), ""),
-            actor_id: String::new(),
-            seq: 0,
-            episode_id: episode,
-            step: step_in_episode,
-            observation: current.obs.clone(),
-            action,
-            reward: step.reward,
-            progress: current.progress.clamp(0.0, 1.0),
-            next_progress: step.next.progress.clamp(0.0, 1.0),
-            next_observation: step.next.obs.clone(),
-            terminated: step.terminated,
-            truncated: step.truncated && !step.terminated,
-            intervention,
-        };
-        links.outbox.send(t)?;
-        stats.sent = links.outbox.sent();
+        if options.send_transitions {
+            let t = msgs::Transition {
+                header: Header::new(now_ns(), ""),
+                actor_id: String::new(),
+                seq: 0,
+                episode_id: episode,
+                step: step_in_episode,
+                observation: current.obs.clone(),
+                action,
+                reward: step.reward,
+                progress: current.progress.clamp(0.0, 1.0),
+                next_progress: step.next.progress.clamp(0.0, 1.0),
+                next_observation: step.next.obs.clone(),
+                terminated: step.terminated,
+                truncated: step.truncated && !step.terminated,
+                intervention,
+            };
+            links.outbox.send(t)?;
+            stats.sent = links.outbox.sent();
+        }
         stats.steps += 1;
         step_in_episode += 1;
         stall.step(step.next.progress);

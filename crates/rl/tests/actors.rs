@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use striatum_bus::{Bus, BusConfig, free_local_endpoint};
-use striatum_rl::actor::{ActorEnv, ActorLinks, ActorOptions, EpisodeKind, run_actor};
+use striatum_rl::actor::{ActorEnv, ActorLinks, ActorOptions, ActorStats, EpisodeKind, run_actor};
 use striatum_rl::learner::{Learner, LearnerConfig, LearnerLinks, RewardMode, run_learner};
 use striatum_rl::{SacConfig, ShapingConfig};
 use tch::Device;
@@ -59,6 +59,14 @@ fn actor_options(name: &str, seed: u64) -> ActorOptions {
     }
 }
 
+/// What one actor incarnation did: its run, then an evaluation on the same links with the
+/// weights held fixed and nothing sent (`frozen_steps` steps; `None` when 0).
+struct Incarnation {
+    run: ActorStats,
+    frozen: Option<ActorStats>,
+    latest_version: Option<u64>,
+}
+
 /// Runs one actor incarnation for `steps` steps on its own thread, pacing it a little so
 /// weights have time to arrive.
 fn actor_run(
@@ -66,7 +74,8 @@ fn actor_run(
     name: &str,
     seed: u64,
     steps: u64,
-) -> std::thread::JoinHandle<striatum_rl::actor::ActorStats> {
+    frozen_steps: u64,
+) -> std::thread::JoinHandle<Incarnation> {
     let options = actor_options(name, seed);
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().unwrap();
@@ -75,7 +84,7 @@ fn actor_run(
         std::thread::sleep(Duration::from_millis(300));
         let mut env = Paced(PointReach::new(seed));
         let stop = AtomicBool::new(false);
-        run_actor(
+        let run = run_actor(
             &mut env,
             &mut links,
             &options,
@@ -83,7 +92,31 @@ fn actor_run(
             Some(steps),
             |_, _| {},
         )
-        .unwrap()
+        .unwrap();
+        let latest_version = links.latest_version();
+        let frozen = (frozen_steps > 0).then(|| {
+            let fixed = ActorOptions {
+                follow_weights: false,
+                send_transitions: false,
+                eval_every: 1,
+                first_episode: 1_000_000,
+                ..options.clone()
+            };
+            run_actor(
+                &mut env,
+                &mut links,
+                &fixed,
+                &stop,
+                Some(frozen_steps),
+                |_, _| {},
+            )
+            .unwrap()
+        });
+        Incarnation {
+            run,
+            frozen,
+            latest_version,
+        }
     })
 }
 
@@ -145,10 +178,27 @@ fn actors_restart_and_join_without_duplicates_and_the_learner_resumes() {
     std::thread::sleep(Duration::from_millis(300));
 
     // Actor a runs, dies; a new incarnation of a and a new actor b then run side by side.
-    let a1 = actor_run(actor_bus.clone(), "a", 1, 400).join().unwrap();
-    let a2 = actor_run(actor_bus.clone(), "a", 2, 300);
-    let b = actor_run(actor_bus.clone(), "b", 3, 300);
+    // Its first incarnation ends with an evaluation on fixed weights that sends nothing.
+    let a1 = actor_run(actor_bus.clone(), "a", 1, 400, 150)
+        .join()
+        .unwrap();
+    let a2 = actor_run(actor_bus.clone(), "a", 2, 300, 0);
+    let b = actor_run(actor_bus.clone(), "b", 3, 300, 0);
     let (a2, b) = (a2.join().unwrap(), b.join().unwrap());
+    let frozen = a1.frozen.unwrap();
+    assert_eq!(frozen.steps, 150);
+    assert_eq!(
+        frozen.sent, 0,
+        "a fixed evaluation sends nothing: {frozen:?}"
+    );
+    assert_eq!(
+        (frozen.random_steps, frozen.weight_updates),
+        (0, 0),
+        "it acts on the weights taken up before, from its first step: {frozen:?}"
+    );
+    assert!(a1.latest_version.is_some());
+    assert_eq!(frozen.weights_version, a1.latest_version);
+    let (a1, a2, b) = (a1.run, a2.run, b.run);
     std::thread::sleep(Duration::from_millis(800));
     stop.store(true, Ordering::Relaxed);
     let (status, updates) = learner_thread.join().unwrap();
