@@ -20,7 +20,7 @@ STRIATUM := target/debug/striatum
 .PHONY: help bootstrap build test unit-tests lint fmt demo tour rl-bench bench doctor clean reward-model
 
 help:
-	@echo "make demo   - install what is missing, build, and run a sim training session (~15 min)"
+	@echo "make demo   - install what is missing, build, and run a sim training session (~11 min)"
 	@echo "make tour   - bus latency, scripted experts, recording, the reward model on new episodes"
 	@echo "make rl-bench - learning curves of sparse / shaped / direct rewards over seeds (~1 h)"
 	@echo "make test   - install what is missing, build, and run every test (+ fmt and clippy)"
@@ -60,7 +60,6 @@ reward-model: build
 # A previous run is moved aside, never deleted.
 demo: build
 	$(STRIATUM) doctor
-	@if [ -d runs/sim_train ]; then mv runs/sim_train runs/sim_train.$$(date +%Y%m%d-%H%M%S); fi
 	$(STRIATUM) launch launch/sim_train.toml
 	@echo
 	@cat runs/sim_train/actor0_summary.json
@@ -94,10 +93,10 @@ tour: build
 # The learning benchmark (docs/rl.md): reward modes x 3 seeds on push_cube, then sparse against
 # learned shaping on pick_place.
 rl-bench: build
-	$(STRIATUM) rl bench --config launch/push_cube_bench.toml --seeds 3 --env-steps 8000 --eval-every 2000 \
+	$(STRIATUM) rl bench --config launch/push_cube_bench.toml --seeds 3 --env-steps 16000 --eval-every 2000 \
 		--out runs/rl_bench/push_cube
 	$(STRIATUM) rl bench --config launch/pick_place_train.toml --modes sparse,shaped_learned \
-		--seeds 3 --env-steps 6000 --out runs/rl_bench/pick_place
+		--seeds 3 --env-steps 6000 --eval-every 2000 --out runs/rl_bench/pick_place
 
 bench: build
 	$(CARGO) bench -p striatum-msgs --bench codec -- --noplot

@@ -490,6 +490,67 @@ fn stop_all(running: &mut [Running], grace_s: f64) {
     }
 }
 
+/// Moves the outputs of an earlier session out of the way before a fresh one starts: a
+/// non-empty `run_dir` is renamed to `<run_dir>.<UTC date-time>` (never deleted), so its
+/// learner checkpoint is not resumed by accident and its logs and metrics are kept. Returns
+/// the new name, or `None` when there was nothing to move (no folder, or an empty one).
+pub fn set_aside_previous_run(run_dir: &Path) -> Result<Option<PathBuf>, LaunchError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| LaunchError::Io { path, source }
+    };
+    let mut entries = match std::fs::read_dir(run_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(run_dir)(e)),
+    };
+    if entries.next().is_none() {
+        return Ok(None);
+    }
+    let stamp = utc_stamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    );
+    // Normalised (no trailing `/` or `.`), and kept as an OS string: any path works.
+    let base: PathBuf = run_dir.components().collect();
+    let named = |suffix: String| {
+        let mut s = base.clone().into_os_string();
+        s.push(suffix);
+        PathBuf::from(s)
+    };
+    let mut target = named(format!(".{stamp}"));
+    let mut n = 2;
+    while target.exists() {
+        target = named(format!(".{stamp}-{n}"));
+        n += 1;
+    }
+    std::fs::rename(run_dir, &target).map_err(io(run_dir))?;
+    Ok(Some(target))
+}
+
+/// `YYYYmmdd-HHMMSS` of a Unix time in seconds, in UTC.
+pub fn utc_stamp(unix_s: u64) -> String {
+    let days = (unix_s / 86_400) as i64;
+    let secs = unix_s % 86_400;
+    // Civil date from days since 1970-01-01 (proleptic Gregorian, 400-year eras).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LaunchError> {
     let io = |source| LaunchError::Io {

@@ -5,7 +5,10 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use striatum_launch::{LaunchError, LaunchFile, SessionReport, StopReason, run_session};
+use striatum_launch::{
+    LaunchError, LaunchFile, SessionReport, StopReason, run_session, set_aside_previous_run,
+    utc_stamp,
+};
 
 fn parse(text: &str) -> Result<LaunchFile, LaunchError> {
     LaunchFile::parse(text, Path::new("test.toml"))
@@ -149,4 +152,38 @@ fn a_missing_program_is_a_clear_error() {
         err.to_string().contains("node `x`") && err.to_string().contains("/no/such/program"),
         "{err}"
     );
+}
+
+#[test]
+fn an_earlier_session_is_set_aside_never_deleted_or_resumed_by_accident() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("runs").join("demo");
+    assert_eq!(set_aside_previous_run(&run).unwrap(), None, "nothing there");
+    std::fs::create_dir_all(&run).unwrap();
+    assert_eq!(set_aside_previous_run(&run).unwrap(), None, "empty: kept");
+    assert!(run.is_dir());
+    std::fs::write(run.join("a.csv"), "x").unwrap();
+    let first = set_aside_previous_run(&run).unwrap().unwrap();
+    assert!(!run.exists());
+    assert_eq!(std::fs::read_to_string(first.join("a.csv")).unwrap(), "x");
+    let name = first.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("demo.") && name.len() == "demo.".len() + 15,
+        "{name}"
+    );
+    // A second one within the same second gets a name of its own.
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("b.csv"), "y").unwrap();
+    let second = set_aside_previous_run(&run).unwrap().unwrap();
+    assert_ne!(first, second);
+    assert!(first.join("a.csv").exists() && second.join("b.csv").exists());
+}
+
+#[test]
+fn utc_stamps_follow_the_calendar() {
+    assert_eq!(utc_stamp(0), "19700101-000000");
+    assert_eq!(utc_stamp(951_782_400), "20000229-000000");
+    assert_eq!(utc_stamp(1_709_164_800), "20240229-000000");
+    assert_eq!(utc_stamp(1_763_870_672), "20251123-040432");
+    assert_eq!(utc_stamp(4_102_444_800), "21000101-000000");
 }

@@ -100,7 +100,7 @@ enum Command {
     Rl(RlCommand),
     /// Start a session's nodes from a launch file (Ctrl-C stops them in order; each saves).
     #[command(
-        after_help = "Examples:\n  striatum launch launch/sim_train.toml\n  striatum launch launch/sim_train.toml --quiet"
+        after_help = "Examples:\n  striatum launch launch/sim_train.toml\n  striatum launch launch/sim_train.toml --quiet\n  striatum launch launch/sim_train.toml --resume"
     )]
     Launch {
         /// Launch file (`launch/*.toml`).
@@ -108,6 +108,11 @@ enum Command {
         /// Do not echo the nodes' output (it still goes to `<run_dir>/logs/`).
         #[arg(long)]
         quiet: bool,
+        /// Carry on an earlier session in the same run folder (the learner resumes from its
+        /// checkpoint); by default an earlier session's outputs are moved aside to
+        /// `<run_dir>.<UTC date-time>` first.
+        #[arg(long)]
+        resume: bool,
     },
 }
 
@@ -485,10 +490,17 @@ async fn open(bus: &BusArgs) -> anyhow::Result<Bus> {
 }
 
 /// `striatum launch`: runs the file's nodes as child processes of this binary.
-async fn launch(file: &std::path::Path, quiet: bool) -> anyhow::Result<ExitCode> {
+async fn launch(file: &std::path::Path, quiet: bool, resume: bool) -> anyhow::Result<ExitCode> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let spec = striatum_launch::LaunchFile::load(file)?;
+    if !resume && let Some(moved) = striatum_launch::set_aside_previous_run(&spec.run_dir())? {
+        println!(
+            "launch: the earlier session's outputs in {} moved to {} (`--resume` carries a session on)",
+            spec.run_dir().display(),
+            moved.display()
+        );
+    }
     let program = std::env::current_exe().context("finding the striatum binary")?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -676,8 +688,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let text = tokio::task::spawn_blocking(move || rl_bench::run(&args)).await??;
             print!("{text}");
         }
-        Command::Launch { file, quiet } => {
-            return launch(&file, quiet).await;
+        Command::Launch {
+            file,
+            quiet,
+            resume,
+        } => {
+            return launch(&file, quiet, resume).await;
         }
         Command::Data(DataCommand::Info { dir, json }) => {
             let text = record::info(&dir, json)?;
