@@ -77,6 +77,9 @@ pub struct EnvSettings {
     pub image_size: u32,
     /// Seconds to wait for a frame's reward before reusing the previous potential.
     pub reward_timeout_s: f64,
+    /// Seconds to wait for the reward node's first answer of a session (it may still be
+    /// starting; the frame is re-sent every `reward_timeout_s` meanwhile).
+    pub reward_startup_timeout_s: f64,
     /// Reward model whose encoder embeds the cameras for `observation = "embedding"`.
     pub embedding_model: PathBuf,
     /// The policy's gripper value: `continuous` closure or `discrete` open/closed.
@@ -97,6 +100,7 @@ impl Default for EnvSettings {
             rig: None,
             image_size: 128,
             reward_timeout_s: 2.0,
+            reward_startup_timeout_s: 60.0,
             embedding_model: PathBuf::from("models/prm_base"),
             gripper: GripperMode::Continuous,
             seed_offset: 0,
@@ -176,6 +180,12 @@ impl TrainConfig {
         anyhow::ensure!(
             c.env.reward_timeout_s > 0.0 && c.env.reward_timeout_s.is_finite(),
             "{}: env.reward_timeout_s must be > 0",
+            path.display()
+        );
+        anyhow::ensure!(
+            c.env.reward_startup_timeout_s >= c.env.reward_timeout_s
+                && c.env.reward_startup_timeout_s.is_finite(),
+            "{}: env.reward_startup_timeout_s must be >= env.reward_timeout_s",
             path.display()
         );
         anyhow::ensure!(
@@ -516,17 +526,43 @@ impl SimActorEnv {
             }
             PotentialSource::Node(rewards) => {
                 let timeout = Duration::from_secs_f64(self.settings.reward_timeout_s);
+                // Until the node has answered once it may still be starting (its subscription
+                // not yet matched, its model loading): the frame is sent again each period and
+                // waited for up to the startup limit instead of counting a timeout.
+                let starting = self.counters.rewards == 0;
+                let limit = if starting {
+                    Duration::from_secs_f64(self.settings.reward_startup_timeout_s)
+                } else {
+                    timeout
+                };
+                let mut period_start = Instant::now();
                 loop {
-                    let left = timeout.saturating_sub(started.elapsed());
+                    let left = limit.saturating_sub(started.elapsed());
                     if left.is_zero() {
                         break None;
                     }
-                    match rewards.recv_timeout(left) {
+                    if starting && period_start.elapsed() >= timeout {
+                        period_start = Instant::now();
+                        if let (Some(v), Some(f)) = (self.vision.as_ref(), frame.as_ref()) {
+                            if let Some(frames) = &v.frames {
+                                frames.put(f).map_err(|e| {
+                                    RlError::Transport(format!("publishing a frame: {e}"))
+                                })?;
+                            }
+                        }
+                    }
+                    let wait = if starting {
+                        left.min(timeout.saturating_sub(period_start.elapsed()))
+                    } else {
+                        left
+                    };
+                    match rewards.recv_timeout(wait) {
                         Ok(r) if r.msg.episode_id == self.episode && r.msg.step == self.step => {
                             break Some((f64::from(r.msg.progress), f64::from(r.msg.uncertainty)));
                         }
                         // An answer to an earlier frame (or another episode): skip it.
                         Ok(_) => {}
+                        Err(_) if starting => {}
                         Err(_) => break None,
                     }
                 }
@@ -825,6 +861,9 @@ pub struct ActorSummary {
     pub final_eval_episodes: u64,
     /// Its success rate.
     pub final_eval_success: f64,
+    /// Version (learner updates) of the fixed weights the final evaluation ran; none when no
+    /// weights had arrived and it ran on random actions.
+    pub final_weights_version: Option<u64>,
     /// Frame-to-reward round trip p50 / p99 (ms).
     pub reward_latency_p50_ms: f64,
     /// p99 of the same.
@@ -884,6 +923,8 @@ pub async fn act(
         eval_every: config.actor.eval_every,
         intervene_after_stall: config.actor.intervene_after_stall,
         stall_progress: config.actor.stall_progress,
+        follow_weights: true,
+        send_transitions: true,
     };
     let mut links = ActorLinks::connect(&bus, &options).await?;
     let _node = bus.declare_node(robot_id, "actor").await?;
@@ -979,20 +1020,25 @@ pub async fn act(
         let steps = stats.steps.max(1) as f64;
         let mut final_success = f64::NAN;
         let mut final_n = 0;
+        let mut final_version = None;
         if !stop.load(Ordering::Relaxed) && settings.final_eval_episodes > 0 {
-            // The final policy on layouts never used in training.
+            // The final policy on layouts never used in training: the newest weights taken
+            // up during training, held fixed, and nothing sent, so the learner does not learn
+            // from the evaluation while it runs.
             let eval_options = ActorOptions {
                 first_episode: 1_000_000,
                 demo_episodes: 0,
                 eval_every: 1,
                 intervene_after_stall: 0,
+                follow_weights: false,
+                send_transitions: false,
                 ..options.clone()
             };
             let wins = std::cell::Cell::new(0u64);
             let done = AtomicBool::new(false);
             let count = std::cell::Cell::new(0u64);
             let want = settings.final_eval_episodes;
-            run_actor(&mut env, &mut links, &eval_options, &done, None, |r, _| {
+            let evaluated = run_actor(&mut env, &mut links, &eval_options, &done, None, |r, _| {
                 count.set(count.get() + 1);
                 wins.set(wins.get() + u64::from(r.success));
                 csv.row(&episode_row(
@@ -1006,12 +1052,14 @@ pub async fn act(
                     done.store(true, Ordering::Relaxed);
                 }
             })?;
+            final_version = evaluated.weights_version;
             final_n = count.get();
             final_success = wins.get() as f64 / final_n.max(1) as f64;
             println!(
-                "actor: final evaluation: {} of {final_n} episodes succeeded ({:.0}%) on unseen layouts",
+                "actor: final evaluation: {} of {final_n} episodes succeeded ({:.0}%) on unseen layouts, weights v{}",
                 wins.get(),
-                100.0 * final_success
+                100.0 * final_success,
+                final_version.map_or("-".to_owned(), |v| v.to_string())
             );
         }
         Ok(ActorSummary {
@@ -1022,6 +1070,7 @@ pub async fn act(
             recent_eval_success: evals.rate(),
             final_eval_episodes: final_n,
             final_eval_success: final_success,
+            final_weights_version: final_version,
             reward_latency_p50_ms: percentile(&counters.reward_latency_ms, 0.5),
             reward_latency_p99_ms: percentile(&counters.reward_latency_ms, 0.99),
             reward_timeouts: counters.reward_timeouts,
