@@ -543,12 +543,12 @@ impl SimActorEnv {
                     }
                     if starting && period_start.elapsed() >= timeout {
                         period_start = Instant::now();
-                        if let (Some(v), Some(f)) = (self.vision.as_ref(), frame.as_ref()) {
-                            if let Some(frames) = &v.frames {
-                                frames.put(f).map_err(|e| {
-                                    RlError::Transport(format!("publishing a frame: {e}"))
-                                })?;
-                            }
+                        if let (Some(v), Some(f)) = (self.vision.as_ref(), frame.as_ref())
+                            && let Some(frames) = &v.frames
+                        {
+                            frames.put(f).map_err(|e| {
+                                RlError::Transport(format!("publishing a frame: {e}"))
+                            })?;
                         }
                     }
                     let wait = if starting {
