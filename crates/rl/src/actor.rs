@@ -252,6 +252,25 @@ impl ActorLinks {
         self.latest.as_ref().map(|u| u.version)
     }
 
+    /// Waits up to `timeout` (or until `stop`) for the learner's first weights broadcast and
+    /// keeps them: the next run starts from them. A learner broadcasts from its start, once its
+    /// transitions subscription is declared, so an actor that waits here loses none of its
+    /// first transitions to a learner still starting. Returns the version, or `None` on
+    /// timeout. Returns at once when weights were already taken up.
+    pub fn wait_for_weights(&mut self, timeout: Duration, stop: &AtomicBool) -> Option<u64> {
+        let started = Instant::now();
+        while self.latest.is_none() && started.elapsed() < timeout {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            match self.weights.poll() {
+                Some(update) => self.latest = Some(update),
+                None => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        self.latest_version()
+    }
+
     /// This actor incarnation's id.
     pub fn actor_id(&self) -> &str {
         self.outbox.actor_id()

@@ -516,6 +516,12 @@ pub fn run_learner(
             last_report = Instant::now();
         }
     }
+    // Transitions that arrived since the last pass are kept (and counted) in the checkpoint.
+    let now = now_ns();
+    for m in &links.inbox.drain() {
+        latency.push((now - m.header.stamp_ns).max(0) as f64 * 1e-6);
+        learner.add(m);
+    }
     learner.save(checkpoint)?;
     Ok(status_of(learner, &links.inbox, &latency))
 }

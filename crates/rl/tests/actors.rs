@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helper threads panic on broken fixtures
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use striatum_bus::{Bus, BusConfig, free_local_endpoint};
@@ -48,6 +48,17 @@ fn learner_config() -> LearnerConfig {
     }
 }
 
+/// Generous bound for anything that waits on another thread or the bus (a loaded machine).
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Polls `done` every 20 ms until it holds or [`WAIT`] passes.
+fn wait_until(done: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() && started.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn actor_options(name: &str, seed: u64) -> ActorOptions {
     ActorOptions {
         name: name.into(),
@@ -80,10 +91,10 @@ fn actor_run(
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let mut links = rt.block_on(ActorLinks::connect(&bus, &options)).unwrap();
-        // Let the subscriptions meet before the first transition.
-        std::thread::sleep(Duration::from_millis(300));
-        let mut env = Paced(PointReach::new(seed));
         let stop = AtomicBool::new(false);
+        // The learner's first broadcast says it listens: nothing sent before then is lost.
+        assert!(links.wait_for_weights(WAIT, &stop).is_some(), "no learner");
+        let mut env = Paced(PointReach::new(seed));
         let run = run_actor(
             &mut env,
             &mut links,
@@ -163,19 +174,23 @@ fn actors_restart_and_join_without_duplicates_and_the_learner_resumes() {
     let ckpt_dir = ckpt.path().join("learner");
 
     let stop = Arc::new(AtomicBool::new(false));
+    let accepted = Arc::new(AtomicU64::new(0));
     let learner_thread = {
         let (bus, stop, dir) = (learner_bus.clone(), stop.clone(), ckpt_dir.clone());
+        let accepted = accepted.clone();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().unwrap();
             let mut links = rt
                 .block_on(LearnerLinks::connect(&bus, "test_run"))
                 .unwrap();
             let mut learner = Learner::new(learner_config(), Device::Cpu).unwrap();
-            let status = run_learner(&mut learner, &mut links, &dir, &stop, |_| {}).unwrap();
+            let status = run_learner(&mut learner, &mut links, &dir, &stop, |s| {
+                accepted.store(s.transport.accepted, Ordering::Relaxed)
+            })
+            .unwrap();
             (status, learner.sac().updates())
         })
     };
-    std::thread::sleep(Duration::from_millis(300));
 
     // Actor a runs, dies; a new incarnation of a and a new actor b then run side by side.
     // Its first incarnation ends with an evaluation on fixed weights that sends nothing.
@@ -199,7 +214,7 @@ fn actors_restart_and_join_without_duplicates_and_the_learner_resumes() {
     assert!(a1.latest_version.is_some());
     assert_eq!(frozen.weights_version, a1.latest_version);
     let (a1, a2, b) = (a1.run, a2.run, b.run);
-    std::thread::sleep(Duration::from_millis(800));
+    wait_until(|| accepted.load(Ordering::Relaxed) >= a1.sent + a2.sent + b.sent);
     stop.store(true, Ordering::Relaxed);
     let (status, updates) = learner_thread.join().unwrap();
 
@@ -249,8 +264,10 @@ fn demonstrations_come_first_as_interventions_then_the_policy_with_evaluation_ep
         )))
         .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    let accepted = Arc::new(AtomicU64::new(0));
     let learner_thread = {
         let (bus, stop) = (bus.clone(), stop.clone());
+        let accepted = accepted.clone();
         let dir = tempfile::tempdir().unwrap();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().unwrap();
@@ -258,27 +275,29 @@ fn demonstrations_come_first_as_interventions_then_the_policy_with_evaluation_ep
                 .block_on(LearnerLinks::connect(&bus, "test_run"))
                 .unwrap();
             let mut learner = Learner::new(learner_config(), Device::Cpu).unwrap();
-            run_learner(&mut learner, &mut links, dir.path(), &stop, |_| {}).unwrap();
+            run_learner(&mut learner, &mut links, dir.path(), &stop, |s| {
+                accepted.store(s.transport.accepted, Ordering::Relaxed)
+            })
+            .unwrap();
             (learner.counters(), learner.demo().len())
         })
     };
-    std::thread::sleep(Duration::from_millis(300));
     let options = ActorOptions {
         demo_episodes: 3,
         eval_every: 2,
         ..actor_options("d", 7)
     };
     let mut links = rt.block_on(ActorLinks::connect(&bus, &options)).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let never = AtomicBool::new(false);
+    assert!(links.wait_for_weights(WAIT, &never).is_some(), "no learner");
     let mut env = PointReach::new(7);
     assert!(env.expert_action().is_some());
     let mut reports = Vec::new();
-    let never = AtomicBool::new(false);
     let stats = run_actor(&mut env, &mut links, &options, &never, Some(300), |r, _| {
         reports.push(*r)
     })
     .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until(|| accepted.load(Ordering::Relaxed) >= stats.sent);
     stop.store(true, Ordering::Relaxed);
     let (counters, demo_len) = learner_thread.join().unwrap();
 

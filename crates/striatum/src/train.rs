@@ -709,6 +709,9 @@ impl Csv {
     }
 }
 
+/// How long an actor waits for the learner's first weights before it starts anyway.
+const LEARNER_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
 fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -926,7 +929,7 @@ pub async fn act(
         follow_weights: true,
         send_transitions: true,
     };
-    let mut links = ActorLinks::connect(&bus, &options).await?;
+    let links = ActorLinks::connect(&bus, &options).await?;
     let _node = bus.declare_node(robot_id, "actor").await?;
     println!(
         "actor {}: {} with {} as `{robot_id}`, observation {:?}, progress from {:?}, {} demonstrations first, {}",
@@ -944,6 +947,28 @@ pub async fn act(
     // Let subscriptions meet (the reward node, the learner) before the first frame.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stop = stop_on_ctrl_c();
+    // Nothing is sent before the learner is listening: its first weights broadcast says so.
+    let waited = Instant::now();
+    let mut links = {
+        let stop = stop.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut links = links;
+            links.wait_for_weights(LEARNER_STARTUP_TIMEOUT, &stop);
+            links
+        })
+        .await?
+    };
+    match links.latest_version() {
+        Some(v) => println!(
+            "actor: learner found (weights v{v} after {:.1} s)",
+            waited.elapsed().as_secs_f64()
+        ),
+        None if !stop.load(Ordering::Relaxed) => println!(
+            "actor: no learner weights within {} s; starting anyway with random actions (transitions sent before the learner listens are lost)",
+            LEARNER_STARTUP_TIMEOUT.as_secs()
+        ),
+        None => {}
+    }
     let summary_path = config_summary_path(run_dir, name);
     let run_dir = run_dir.to_owned();
     let name = name.to_owned();
