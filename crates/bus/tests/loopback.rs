@@ -25,21 +25,37 @@ fn joint_state(i: u32) -> JointState {
 }
 
 /// Publishes `msg` until the subscriber's first message arrives (subscriptions propagate
-/// asynchronously), then drains.
-async fn wait_until_connected<M: Message>(
+/// asynchronously), then sends a marker and reads up to it, so no probe is left in flight.
+async fn wait_until_connected<M: Message + PartialEq>(
     publisher: &striatum_bus::Publisher<M>,
     subscriber: &striatum_bus::Subscriber<M>,
     msg: &M,
+    marker: &M,
 ) -> anyhow::Result<()> {
     let start = Instant::now();
     while subscriber.try_recv().is_none() {
-        anyhow::ensure!(start.elapsed() < Duration::from_secs(10), "never connected");
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(30), "never connected");
         publisher.put(msg)?;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    subscriber.drain();
-    Ok(())
+    publisher.put(marker)?;
+    loop {
+        let got = tokio::time::timeout(Duration::from_secs(30), subscriber.recv()).await??;
+        if &got.msg == marker {
+            return Ok(());
+        }
+    }
+}
+
+/// The message [`wait_until_connected`] ends on: a joint state no test sends otherwise.
+fn marker() -> JointState {
+    JointState {
+        header: Header::new(0, "sync"),
+        names: vec!["sync".into()],
+        positions: vec![0.0],
+        velocities: vec![],
+        efforts: vec![],
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,7 +69,7 @@ async fn two_sessions_exchange_typed_messages_in_order() -> anyhow::Result<()> {
             Qos::Reliable,
         )
         .await?;
-    wait_until_connected(&publisher, &subscriber, &joint_state(0)).await?;
+    wait_until_connected(&publisher, &subscriber, &joint_state(0), &marker()).await?;
     for i in 1..=100 {
         publisher.put(&joint_state(i))?;
     }
@@ -74,7 +90,7 @@ async fn a_subscriber_fed_garbage_keeps_delivering_good_messages() -> anyhow::Re
     let subscriber = b
         .subscriber::<JointState>(topic.key(), Qos::Reliable)
         .await?;
-    wait_until_connected(&publisher, &subscriber, &joint_state(0)).await?;
+    wait_until_connected(&publisher, &subscriber, &joint_state(0), &marker()).await?;
 
     let session = a.session();
     let good = joint_state(7).encode()?;
@@ -145,7 +161,7 @@ async fn latest_wins_queues_drop_the_oldest() -> anyhow::Result<()> {
     // Frames QoS keeps the newest 2; publish reliably so nothing is lost on the wire.
     let publisher = a.publisher(&topic, Qos::Reliable).await?;
     let subscriber = b.subscriber::<JointState>(topic.key(), Qos::Frames).await?;
-    wait_until_connected(&publisher, &subscriber, &joint_state(0)).await?;
+    wait_until_connected(&publisher, &subscriber, &joint_state(0), &marker()).await?;
     let before = subscriber.stats();
     for i in 1..=20 {
         publisher.put(&joint_state(i))?;
@@ -175,7 +191,7 @@ async fn liveliness_token_disappears_when_its_node_is_dropped() -> anyhow::Resul
         watcher.next(Duration::from_secs(5)).await?,
         NodeEvent::Joined(node.id().clone())
     );
-    let live = b.live_nodes(Duration::from_secs(1)).await?;
+    let live = b.live_nodes(Duration::from_secs(10)).await?;
     assert!(live.contains(node.id()), "{live:?}");
     let id = node.id().clone();
     drop(node);
@@ -183,7 +199,7 @@ async fn liveliness_token_disappears_when_its_node_is_dropped() -> anyhow::Resul
         watcher.next(Duration::from_secs(5)).await?,
         NodeEvent::Left(id.clone())
     );
-    let live = b.live_nodes(Duration::from_secs(1)).await?;
+    let live = b.live_nodes(Duration::from_secs(10)).await?;
     assert!(!live.contains(&id), "{live:?}");
 
     // A node whose whole session goes away disappears too.
@@ -240,14 +256,14 @@ async fn services_answer_typed_requests_and_report_bad_ones() -> anyhow::Result<
     let mut half = joint_state(0);
     half.positions = vec![0.5, 0.5];
     let reply = b
-        .call::<JointState, ProgressReward>(key, &half, Duration::from_secs(2))
+        .call::<JointState, ProgressReward>(key, &half, Duration::from_secs(10))
         .await?;
     assert_eq!(reply.progress, 0.5);
 
     // The handler's own error and an invalid reply both come back as errors.
     let empty = JointState::default();
     let err = b
-        .call::<JointState, ProgressReward>(key, &empty, Duration::from_secs(2))
+        .call::<JointState, ProgressReward>(key, &empty, Duration::from_secs(10))
         .await
         .unwrap_err();
     assert!(
@@ -257,7 +273,7 @@ async fn services_answer_typed_requests_and_report_bad_ones() -> anyhow::Result<
     let mut too_far = joint_state(0);
     too_far.positions = vec![3.0, 0.0];
     let err = b
-        .call::<JointState, ProgressReward>(key, &too_far, Duration::from_secs(2))
+        .call::<JointState, ProgressReward>(key, &too_far, Duration::from_secs(10))
         .await
         .unwrap_err();
     assert!(
@@ -301,24 +317,21 @@ async fn default_sessions_find_each_other_without_a_server() -> anyhow::Result<(
     let s3 = third
         .subscriber::<JointState>(topic.key(), Qos::Reliable)
         .await?;
-    wait_until_connected(&p2, &s3, &joint_state(0)).await?;
+    wait_until_connected(&p2, &s3, &joint_state(0), &marker()).await?;
     let s1 = first
         .subscriber::<JointState>(topic.key(), Qos::Reliable)
         .await?;
-    wait_until_connected(&p2, &s1, &joint_state(0)).await?;
+    wait_until_connected(&p2, &s1, &joint_state(0), &marker()).await?;
     s3.drain();
 
     // The first session most likely holds 127.0.0.1:7447; the others keep talking without it.
     first.close().await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     s3.drain();
-    p2.put(&joint_state(5))?;
-    let got = s3.recv_timeout(Duration::from_secs(5))?;
-    assert_eq!(got.msg, joint_state(5));
+    wait_until_connected(&p2, &s3, &joint_state(5), &marker()).await?;
 
     // A node started after that takes over the rendezvous, and the others reconnect to it.
     let fourth = Bus::open(&BusConfig::default()).await?;
     let p4 = fourth.publisher(&topic, Qos::Reliable).await?;
-    wait_until_connected(&p4, &s3, &joint_state(6)).await?;
+    wait_until_connected(&p4, &s3, &joint_state(6), &marker()).await?;
     Ok(())
 }

@@ -65,15 +65,28 @@ fn placeholders_expand() {
 fn a_finishing_node_ends_the_session_and_the_others_stop_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
+    // The worker ends only once the server has set its trap (a loaded machine may start the
+    // shell late), so the server's Ctrl-C handler always runs.
+    let ready = dir.path().join("server_ready");
     let text = format!(
         "name = \"s\"\nrun_dir = \"{}\"\ngrace_s = 5.0\n{}{}",
         run.display(),
         shell_node(
             "server",
-            "trap 'echo saved; exit 0' INT; echo up; while true; do sleep 0.02; done",
+            &format!(
+                "trap 'echo saved; exit 0' INT; echo up; touch {r}; while true; do sleep 0.02; done",
+                r = ready.display()
+            ),
             ""
         ),
-        shell_node("worker", "sleep 0.3; echo finished", "ends_session = true"),
+        shell_node(
+            "worker",
+            &format!(
+                "while [ ! -f {r} ]; do sleep 0.02; done; echo finished",
+                r = ready.display()
+            ),
+            "ends_session = true"
+        ),
     );
     let source = dir.path().join("launch.toml");
     std::fs::write(&source, &text).unwrap();
@@ -101,7 +114,7 @@ fn a_finishing_node_ends_the_session_and_the_others_stop_cleanly() {
 fn a_node_that_ignores_sigint_is_killed_after_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
-        "name = \"s\"\nrun_dir = \"{}\"\nmax_duration_s = 0.3\ngrace_s = 0.3\n{}",
+        "name = \"s\"\nrun_dir = \"{}\"\nmax_duration_s = 2.0\ngrace_s = 0.3\n{}",
         dir.path().join("run").display(),
         shell_node("stubborn", "trap '' INT; sleep 30", ""),
     );
@@ -118,16 +131,27 @@ fn a_node_that_ignores_sigint_is_killed_after_the_grace_period() {
 #[test]
 fn a_failing_required_node_stops_the_session() {
     let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("long_ready");
     let text = format!(
         "name = \"s\"\nrun_dir = \"{}\"\n{}{}{}",
         dir.path().join("run").display(),
         shell_node(
             "long",
-            "trap 'exit 0' INT; while true; do sleep 0.02; done",
+            &format!(
+                "trap 'exit 0' INT; touch {r}; while true; do sleep 0.02; done",
+                r = ready.display()
+            ),
             ""
         ),
         shell_node("optional", "exit 4", "required = false"),
-        shell_node("broken", "sleep 0.2; exit 3", ""),
+        shell_node(
+            "broken",
+            &format!(
+                "while [ ! -f {r} ]; do sleep 0.02; done; exit 3",
+                r = ready.display()
+            ),
+            ""
+        ),
     );
     let file = parse(&text).unwrap();
     let stop = AtomicBool::new(false);

@@ -154,7 +154,7 @@ pub async fn node(
         println!("saved {}", file.display());
     }
     println!(
-        "logged {} frames, {} joint states, {} actions, {} progress rewards, {} episode events, {} interventions; {} rejected, {} undecodable",
+        "logged {} frames, {} joint states, {} actions, {} progress rewards, {} episode events, {} interventions; {} rejected, {} undecodable, {} dropped behind ({} frames)",
         stats.frames,
         stats.joint_states,
         stats.actions,
@@ -162,7 +162,9 @@ pub async fn node(
         stats.episode_events,
         stats.interventions,
         stats.rejected,
-        stats.decode_errors
+        stats.decode_errors,
+        stats.dropped,
+        stats.frames_dropped
     );
     Ok(())
 }

@@ -23,6 +23,13 @@ fn run(args: &[&str]) -> Output {
 struct Reaper(Option<Child>);
 
 impl Reaper {
+    /// Whether the child is still running.
+    fn running(&mut self) -> bool {
+        self.0
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     fn wait_output(mut self, timeout: Duration) -> anyhow::Result<(bool, String)> {
         let mut child = self.0.take().ok_or_else(|| anyhow::anyhow!("no child"))?;
         let start = Instant::now();
@@ -177,7 +184,7 @@ async fn nodes_in_another_process_sees_ours_and_hz_measures_the_rate() -> anyhow
                 "--listen",
                 "tcp/127.0.0.1:0",
                 "--timeout",
-                "2",
+                "10",
             ])
         }
     })
@@ -190,7 +197,8 @@ async fn nodes_in_another_process_sees_ours_and_hz_measures_the_rate() -> anyhow
         "nodes output:\n{text}"
     );
 
-    // 50 Hz for three seconds while `topic hz` listens.
+    // About 50 Hz for as long as `topic hz` runs (its clock starts once it is up, which takes
+    // a while on a loaded machine).
     let topic = Topic::<JointState>::new("cli_arm", "driver", streams::JOINT_STATE)?;
     let publisher = bus.publisher(&topic, Qos::Telemetry).await?;
     let child = striatum()
@@ -198,14 +206,15 @@ async fn nodes_in_another_process_sees_ours_and_hz_measures_the_rate() -> anyhow
         .args(["--connect", &endpoint, "--listen", "tcp/127.0.0.1:0"])
         .stdout(Stdio::piped())
         .spawn()?;
-    let reaper = Reaper(Some(child));
+    let mut reaper = Reaper(Some(child));
     let start = Instant::now();
     let mut i = 0;
-    while start.elapsed() < Duration::from_secs(4) {
+    while reaper.running() && start.elapsed() < Duration::from_secs(60) {
         i += 1;
         publisher.put(&joint_state(i))?;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let sent_hz = i as f64 / start.elapsed().as_secs_f64();
     let (ok, out) = reaper.wait_output(Duration::from_secs(5))?;
     assert!(ok, "{out}");
     let last = out
@@ -218,8 +227,12 @@ async fn nodes_in_another_process_sees_ours_and_hz_measures_the_rate() -> anyhow
         .nth(1)
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| anyhow::anyhow!("no rate line in:\n{out}"))?;
-    // The publisher sleeps 20 ms per message: at most 50 Hz, and a loaded machine only slows it.
-    assert!((20.0..=55.0).contains(&hz), "measured {hz} Hz:\n{out}");
+    // The publisher sleeps 20 ms per message: at most 50 Hz, and a loaded machine slows it
+    // (and may bunch arrivals up): the measured rate follows what was sent.
+    assert!(
+        hz > 0.5 * sent_hz && hz < 1.5 * sent_hz.max(1.0) && hz < 60.0,
+        "measured {hz} Hz, sent {sent_hz:.1} Hz:\n{out}"
+    );
     Ok(())
 }
 
@@ -285,9 +298,9 @@ async fn clients_talk_through_the_router_and_topic_list_sees_them() -> anyhow::R
         ])
         .stdout(Stdio::piped())
         .spawn()?;
-    let lister = Reaper(Some(lister));
+    let mut lister = Reaper(Some(lister));
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(3) {
+    while lister.running() && start.elapsed() < Duration::from_secs(60) {
         publisher.put(&joint_state(4))?;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

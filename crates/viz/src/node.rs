@@ -43,6 +43,70 @@ pub struct NodeStats {
     pub rejected: u64,
     /// Payloads that did not decode (counted by the subscribers).
     pub decode_errors: u64,
+    /// Frames dropped unlogged because the node fell behind (the frames queue keeps only the
+    /// newest two).
+    pub frames_dropped: u64,
+    /// Messages of every kind dropped that way (frames included).
+    pub dropped: u64,
+}
+
+/// One message taken off the node's subscriptions.
+enum Incoming {
+    Frame(MultiViewFrame),
+    Joints(JointState),
+    Action(ActionCommand),
+    Progress(ProgressReward),
+    Episode(EpisodeEvent),
+    Intervention(Intervention),
+}
+
+/// Logs one message and counts it; one that cannot be logged is counted as rejected.
+fn handle(logger: &mut Logger, options: &NodeOptions, stats: &mut NodeStats, incoming: Incoming) {
+    let result = match incoming {
+        Incoming::Frame(m) => {
+            logger.at_step(m.episode_id, m.step, time_of(&m.header));
+            stats.frames += 1;
+            log_frame(logger, &m, options)
+        }
+        Incoming::Joints(m) => {
+            let (episode, step) = logger.position();
+            logger.at_step(episode, step, time_of(&m.header));
+            stats.joint_states += 1;
+            logger.log_joints(&m.names, &m.positions, None)
+        }
+        Incoming::Action(m) => {
+            logger.at_step(m.episode_id, m.step, time_of(&m.header));
+            stats.actions += 1;
+            log_action(logger, &m)
+        }
+        Incoming::Progress(m) => {
+            logger.at_step(m.episode_id, m.step, time_of(&m.header));
+            stats.progress += 1;
+            logger.log_progress(&m)
+        }
+        Incoming::Episode(m) => {
+            stats.episode_events += 1;
+            match &m.kind {
+                EpisodeEventKind::Start {
+                    task, instruction, ..
+                } => logger.begin_episode(m.episode_id, task, instruction),
+                EpisodeEventKind::End { success, steps, .. } => {
+                    let (episode, step) = logger.position();
+                    logger.at_step(episode, step, time_of(&m.header));
+                    logger.end_episode(*success, *steps)
+                }
+            }
+        }
+        Incoming::Intervention(m) => {
+            logger.at_step(m.episode_id, m.step, time_of(&m.header));
+            stats.interventions += 1;
+            logger.log_intervention(&m)
+        }
+    };
+    if let Err(e) = result {
+        stats.rejected += 1;
+        tracing::warn!("not logged: {e}");
+    }
 }
 
 async fn subscribe<M: Message>(
@@ -76,58 +140,46 @@ pub async fn run_node(
     let mut stats = NodeStats::default();
     tokio::pin!(stop);
     loop {
-        let result = tokio::select! {
+        let incoming = tokio::select! {
             () = &mut stop => break,
-            m = frames.recv() => {
-                let m = m?.msg;
-                logger.at_step(m.episode_id, m.step, time_of(&m.header));
-                stats.frames += 1;
-                log_frame(logger, &m, options)
-            }
-            m = joints.recv() => {
-                let m = m?.msg;
-                let (episode, step) = logger.position();
-                logger.at_step(episode, step, time_of(&m.header));
-                stats.joint_states += 1;
-                logger.log_joints(&m.names, &m.positions, None)
-            }
-            m = actions.recv() => {
-                let m = m?.msg;
-                logger.at_step(m.episode_id, m.step, time_of(&m.header));
-                stats.actions += 1;
-                log_action(logger, &m)
-            }
-            m = progress.recv() => {
-                let m = m?.msg;
-                logger.at_step(m.episode_id, m.step, time_of(&m.header));
-                stats.progress += 1;
-                logger.log_progress(&m)
-            }
-            m = episodes.recv() => {
-                let m = m?.msg;
-                stats.episode_events += 1;
-                match &m.kind {
-                    EpisodeEventKind::Start { task, instruction, .. } => {
-                        logger.begin_episode(m.episode_id, task, instruction)
-                    }
-                    EpisodeEventKind::End { success, steps, .. } => {
-                        let (episode, step) = logger.position();
-                        logger.at_step(episode, step, time_of(&m.header));
-                        logger.end_episode(*success, *steps)
-                    }
-                }
-            }
-            m = interventions.recv() => {
-                let m = m?.msg;
-                logger.at_step(m.episode_id, m.step, time_of(&m.header));
-                stats.interventions += 1;
-                logger.log_intervention(&m)
-            }
+            m = frames.recv() => Incoming::Frame(m?.msg),
+            m = joints.recv() => Incoming::Joints(m?.msg),
+            m = actions.recv() => Incoming::Action(m?.msg),
+            m = progress.recv() => Incoming::Progress(m?.msg),
+            m = episodes.recv() => Incoming::Episode(m?.msg),
+            m = interventions.recv() => Incoming::Intervention(m?.msg),
         };
-        if let Err(e) = result {
-            stats.rejected += 1;
-            tracing::warn!("not logged: {e}");
-        }
+        handle(logger, options, &mut stats, incoming);
+    }
+    // What had already arrived when the stop came is logged too (each queue once over, so a
+    // producer that keeps sending cannot hold the node up).
+    let queued = frames
+        .drain()
+        .into_iter()
+        .map(|m| Incoming::Frame(m.msg))
+        .chain(joints.drain().into_iter().map(|m| Incoming::Joints(m.msg)))
+        .chain(actions.drain().into_iter().map(|m| Incoming::Action(m.msg)))
+        .chain(
+            progress
+                .drain()
+                .into_iter()
+                .map(|m| Incoming::Progress(m.msg)),
+        )
+        .chain(
+            episodes
+                .drain()
+                .into_iter()
+                .map(|m| Incoming::Episode(m.msg)),
+        )
+        .chain(
+            interventions
+                .drain()
+                .into_iter()
+                .map(|m| Incoming::Intervention(m.msg)),
+        )
+        .collect::<Vec<_>>();
+    for incoming in queued {
+        handle(logger, options, &mut stats, incoming);
     }
     stats.decode_errors = frames.stats().decode_errors
         + joints.stats().decode_errors
@@ -135,6 +187,13 @@ pub async fn run_node(
         + progress.stats().decode_errors
         + episodes.stats().decode_errors
         + interventions.stats().decode_errors;
+    stats.frames_dropped = frames.stats().dropped;
+    stats.dropped = stats.frames_dropped
+        + joints.stats().dropped
+        + actions.stats().dropped
+        + progress.stats().dropped
+        + episodes.stats().dropped
+        + interventions.stats().dropped;
     Ok(stats)
 }
 

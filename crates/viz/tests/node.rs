@@ -202,7 +202,10 @@ async fn the_node_logs_a_robots_topics_and_survives_garbage() {
     let (stats, saved) = node.await.unwrap();
     assert_eq!(saved.as_deref(), Some(file.as_path()));
     assert!(stats.progress >= 11, "{stats:?}");
-    assert_eq!(stats.frames, 11, "{stats:?}");
+    // Frames are logged newest-first when the node falls behind: every one is logged or
+    // counted as dropped (a loaded machine may drop some).
+    assert_eq!(stats.frames + stats.frames_dropped, 11, "{stats:?}");
+    assert!(stats.frames >= 1, "{stats:?}");
     assert_eq!(stats.joint_states, 11);
     assert_eq!(stats.episode_events, 2);
     assert_eq!(stats.decode_errors, 1);
