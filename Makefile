@@ -20,13 +20,13 @@ STRIATUM := target/debug/striatum
 .PHONY: help bootstrap build test unit-tests lint fmt demo tour rl-bench bench doctor clean reward-model
 
 help:
-	@echo "make demo   - install what is missing, build, and run a sim training session (~11 min)"
+	@echo "make demo   - install what is missing, build, and run a sim training session (4-11 min)"
 	@echo "make tour   - bus latency, scripted experts, recording, the reward model on new episodes"
 	@echo "make rl-bench - learning curves of sparse / shaped / direct rewards over seeds (~1 h)"
 	@echo "make test   - install what is missing, build, and run every test (+ fmt and clippy)"
 	@echo "make bench  - codec (criterion), bus latency, simulator, logging and reward model benchmarks"
 	@echo "make doctor - check libtorch, CUDA, Vulkan and Zenoh"
-	@echo "make reward-model - rebuild the shipped reward model from nothing (~1 h)"
+	@echo "make reward-model - rebuild the shipped reward model from nothing (1-2 h)"
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -51,7 +51,7 @@ fmt:
 doctor: build
 	$(STRIATUM) doctor
 
-# Rebuilds models/prm_base from nothing (records data, trains, evaluates, adapts): ~1 h.
+# Rebuilds models/prm_base from nothing (records data, trains, evaluates, adapts): 1-2 h.
 reward-model: build
 	scripts/reward-model.sh
 

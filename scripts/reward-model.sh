@@ -8,12 +8,12 @@
 #      from one demo and calibrates that model on the other `open_drawer` episodes
 #   5. adapts prm_base to `stack` from one expert demo with that operating point and
 #      evaluates it on every other `stack` episode.
-# Usage: scripts/reward-model.sh   (needs `make build`; about an hour on 2 CPU cores)
+# Usage: scripts/reward-model.sh   (needs `make build`; 1-2 hours on 2 CPU cores: three 6000-step trainings)
 set -euo pipefail
 bin=${STRIATUM:-target/debug/striatum}
 data=${DATA:-data/reward}
 out=${OUT:-runs/reward}
-steps=${STEPS:-3000}
+steps=${STEPS:-6000}
 mkdir -p "$out"
 scripts/record-reward-data.sh "$data"
 base="$data/base/push_cube,$data/base/reach,$data/base/pick_place,$data/base/open_drawer"
