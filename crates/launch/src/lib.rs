@@ -430,6 +430,7 @@ fn start(
         // Its own process group: the terminal's Ctrl-C reaches only the launcher, which stops
         // the nodes in order.
         .process_group(0);
+    default_stop_signals(&mut cmd);
     let mut child = cmd.spawn().map_err(|e| LaunchError::Node {
         node: spec.name.clone(),
         message: format!(
@@ -451,6 +452,27 @@ fn start(
         killed: false,
         pumps,
     })
+}
+
+/// Starts the node with SIGINT and SIGTERM at their default actions. A launcher started as a
+/// background job of a non-interactive shell inherits SIGINT ignored, and `exec` keeps ignored
+/// signals ignored: a shell or Python node could then not trap the clean stop, and would be
+/// killed after the grace period without saving.
+#[allow(unsafe_code)]
+fn default_stop_signals(cmd: &mut Command) {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec the hook only calls sigaction(2), which is
+    // async-signal-safe, and allocates nothing; the previous handlers it replaces belong to
+    // the child's copy of this process, which runs none of them before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            for s in [Signal::SIGINT, Signal::SIGTERM] {
+                signal(s, SigHandler::SigDfl).map_err(std::io::Error::from)?;
+            }
+            Ok(())
+        });
+    }
 }
 
 fn stop_all(running: &mut [Running], grace_s: f64) {

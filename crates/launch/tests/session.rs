@@ -111,6 +111,29 @@ fn a_finishing_node_ends_the_session_and_the_others_stop_cleanly() {
 }
 
 #[test]
+fn nodes_can_trap_sigint_even_when_the_launcher_ignores_it() {
+    // A background job of a non-interactive shell starts with SIGINT ignored, and exec keeps
+    // it ignored. Run the clean-stop test again in such a process: its server node must still
+    // get a SIGINT it can trap.
+    if std::env::var_os("STRIATUM_TEST_SIGINT_IGNORED").is_some() {
+        return; // already the inner run
+    }
+    let out = std::process::Command::new("/bin/sh")
+        .args([
+            "-c",
+            "trap '' INT; exec \"$0\" --exact \"$1\" --test-threads 1",
+        ])
+        .arg(std::env::current_exe().unwrap())
+        .arg("a_finishing_node_ends_the_session_and_the_others_stop_cleanly")
+        .env("STRIATUM_TEST_SIGINT_IGNORED", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "{text}");
+}
+
+#[test]
 fn a_node_that_ignores_sigint_is_killed_after_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
