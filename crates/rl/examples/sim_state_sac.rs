@@ -50,6 +50,7 @@ fn run_episode(
             reward: r as f32,
             next_obs: features(&step.obs),
             end,
+            steps: 1,
         });
         phi = step.info.progress;
         obs = step.obs;

@@ -20,6 +20,35 @@ pub struct Transition {
     pub next_obs: Vec<f32>,
     /// How the step ended.
     pub end: StepEnd,
+    /// Environment steps the transition spans: 1 for one step; `m` for an `m`-step return
+    /// (`reward` sums `m` discounted rewards, `next_obs` is `m` steps on, and the learner
+    /// discounts its bootstrap by `gamma^m`). See [`crate::NStepReturns`].
+    #[serde(default = "one_step")]
+    pub steps: u32,
+}
+
+fn one_step() -> u32 {
+    1
+}
+
+impl Transition {
+    /// A one-step transition.
+    pub fn new(
+        obs: Vec<f32>,
+        action: Vec<f32>,
+        reward: f32,
+        next_obs: Vec<f32>,
+        end: StepEnd,
+    ) -> Self {
+        Transition {
+            obs,
+            action,
+            reward,
+            next_obs,
+            end,
+            steps: 1,
+        }
+    }
 }
 
 /// A ring of transitions with fixed observation and action sizes; the oldest are overwritten
@@ -51,6 +80,9 @@ pub struct Batch {
     pub next_obs: Vec<f32>,
     /// `[size]`: 1 where the learner bootstraps from `next_obs`, 0 at true terminal states.
     pub bootstrap: Vec<f32>,
+    /// `[size]`: environment steps each row spans (its bootstrap is discounted by
+    /// `gamma^steps`).
+    pub steps: Vec<f32>,
     /// How many rows came from the demonstration buffer (they come first).
     pub from_demo: usize,
 }
@@ -68,6 +100,7 @@ impl Batch {
             } else {
                 StepEnd::Terminal
             },
+            steps: self.steps[r].round().max(1.0) as u32,
         }
     }
 }
@@ -94,6 +127,7 @@ impl ReplayBuffer {
                 rewards: vec![0.0; capacity],
                 next_obs: vec![0.0; capacity * obs_dim],
                 bootstrap: vec![0.0; capacity],
+                steps: vec![1.0; capacity],
                 from_demo: 0,
             },
         })
@@ -132,21 +166,34 @@ impl ReplayBuffer {
     /// Stores a transition. A wrong size or a non-finite number is refused with an error that
     /// says which field, and nothing is stored.
     pub fn push(&mut self, t: &Transition) -> Result<(), RlError> {
-        check("obs", &t.obs, self.obs_dim)?;
-        check("next_obs", &t.next_obs, self.obs_dim)?;
-        check("action", &t.action, self.act_dim)?;
-        if !t.reward.is_finite() {
-            return Err(RlError::Input(format!("reward {} is not finite", t.reward)));
-        }
+        self.validate(t)?;
         let i = self.next;
         self.rows.obs[i * self.obs_dim..(i + 1) * self.obs_dim].copy_from_slice(&t.obs);
         self.rows.next_obs[i * self.obs_dim..(i + 1) * self.obs_dim].copy_from_slice(&t.next_obs);
         self.rows.actions[i * self.act_dim..(i + 1) * self.act_dim].copy_from_slice(&t.action);
         self.rows.rewards[i] = t.reward;
         self.rows.bootstrap[i] = if t.end.bootstraps() { 1.0 } else { 0.0 };
+        self.rows.steps[i] = t.steps as f32;
         self.next = (i + 1) % self.capacity;
         self.len = (self.len + 1).min(self.capacity);
         self.pushed += 1;
+        Ok(())
+    }
+
+    /// Whether `t` fits this buffer (sizes, finite values, `steps >= 1`); the error names the
+    /// first field that does not.
+    pub fn validate(&self, t: &Transition) -> Result<(), RlError> {
+        check("obs", &t.obs, self.obs_dim)?;
+        check("next_obs", &t.next_obs, self.obs_dim)?;
+        check("action", &t.action, self.act_dim)?;
+        if !t.reward.is_finite() {
+            return Err(RlError::Input(format!("reward {} is not finite", t.reward)));
+        }
+        if t.steps == 0 {
+            return Err(RlError::Input(
+                "steps is 0 (a transition spans >= 1 step)".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -176,6 +223,7 @@ impl ReplayBuffer {
             .extend_from_slice(&self.rows.actions[slot * a..(slot + 1) * a]);
         b.rewards.push(self.rows.rewards[slot]);
         b.bootstrap.push(self.rows.bootstrap[slot]);
+        b.steps.push(self.rows.steps[slot]);
         b.size += 1;
     }
 
@@ -185,7 +233,7 @@ impl ReplayBuffer {
     }
 
     /// The buffer's contents in storage order, oldest first: (obs, actions, rewards,
-    /// next_obs, bootstrap), for checkpoints.
+    /// next_obs, bootstrap, steps), for checkpoints.
     pub fn export(&self) -> Batch {
         let mut b = Batch::default();
         for index in 0..self.len {
@@ -203,6 +251,7 @@ impl ReplayBuffer {
             || b.actions.len() != n * self.act_dim
             || b.rewards.len() != n
             || b.bootstrap.len() != n
+            || b.steps.len() != n
         {
             return Err(RlError::Input(format!(
                 "buffer contents do not match {n} rows of obs {} and action {}",
@@ -273,6 +322,7 @@ pub fn sample_mixed(
         actions: Vec::with_capacity(n * online.act_dim),
         rewards: Vec::with_capacity(n),
         bootstrap: Vec::with_capacity(n),
+        steps: Vec::with_capacity(n),
         ..Batch::default()
     };
     if let Some(d) = demo {
@@ -300,6 +350,7 @@ mod tests {
             reward: x,
             next_obs: vec![x + 1.0, -x - 1.0],
             end,
+            steps: 1,
         }
     }
 

@@ -3,6 +3,7 @@
 //! ratio, broadcasts the policy at a set period and checkpoints everything (networks,
 //! optimisers, buffers, counters) so a restarted learner resumes where it stopped.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use tch::{Device, Tensor};
 
 use crate::RlError;
 use crate::buffer::{Batch, ReplayBuffer, Transition};
+use crate::nstep::NStepReturns;
 use crate::sac::{Sac, SacConfig, UpdateStats};
 use crate::shaping::{ShapingConfig, StepEnd};
 use crate::transport::{TransitionInbox, TransportCounters, WeightsBroadcaster};
@@ -194,6 +196,17 @@ pub struct Learner {
     online: ReplayBuffer,
     counters: LearnerCounters,
     last_update: UpdateStats,
+    /// Per actor, the `n`-step folders of its current episode (empty with `n_step = 1`).
+    folds: BTreeMap<String, ActorFolds>,
+}
+
+/// One actor's episode in progress, for `n`-step returns: every step goes through `online`,
+/// intervention steps also through `demo`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ActorFolds {
+    episode: u64,
+    online: NStepReturns,
+    demo: NStepReturns,
 }
 
 const STATE: &str = "state.json";
@@ -207,6 +220,9 @@ struct SavedState {
     counters: LearnerCounters,
     demo_pushed: u64,
     online_pushed: u64,
+    /// Steps waiting in the `n`-step folders (absent in checkpoints of one-step learners).
+    #[serde(default)]
+    folds: BTreeMap<String, ActorFolds>,
 }
 
 impl Learner {
@@ -221,6 +237,7 @@ impl Learner {
             config,
             counters: LearnerCounters::default(),
             last_update: UpdateStats::default(),
+            folds: BTreeMap::new(),
         })
     }
 
@@ -274,12 +291,16 @@ impl Learner {
         self.counters
     }
 
-    /// Stores a demonstration transition (offline data, e.g. recorded expert episodes).
+    /// Stores a demonstration transition (offline data, e.g. recorded expert episodes) as
+    /// given: with `n_step > 1` fold each episode with [`NStepReturns`] first.
     pub fn add_demo(&mut self, t: &Transition) -> Result<(), RlError> {
         self.demo.push(t)
     }
 
-    /// Converts and stores one transition from an actor; returns whether it was stored.
+    /// Converts and stores one transition from an actor; returns whether it was accepted.
+    /// With `n_step > 1` it goes through the actor's folder and reaches the buffers as the
+    /// `n`-step transitions it completes (all of them at the episode's end; an actor's
+    /// unfinished episode is folded as it stands when the actor starts another).
     pub fn add(&mut self, m: &msgs::Transition) -> bool {
         let end = if m.terminated {
             StepEnd::Terminal
@@ -295,21 +316,26 @@ impl Learner {
             f64::from(m.next_progress),
             end,
         );
-        let t = Transition {
-            obs: m.observation.clone(),
-            action: m.action.clone(),
-            reward: reward as f32,
-            next_obs: m.next_observation.clone(),
+        let t = Transition::new(
+            m.observation.clone(),
+            m.action.clone(),
+            reward as f32,
+            m.next_observation.clone(),
             end,
-        };
-        if self.online.push(&t).is_err() {
+        );
+        if self.online.validate(&t).is_err() {
             self.counters.refused += 1;
             return false;
         }
+        let (online, demo) = self.fold(m, t);
+        // Both buffers share sizes and `t` passed the check, so these pushes cannot fail.
+        for t in &online {
+            let _ = self.online.push(t);
+        }
+        for t in &demo {
+            let _ = self.demo.push(t);
+        }
         if m.intervention {
-            // Human steps are demonstrations too (the buffers share sizes, so this cannot fail
-            // where the online push succeeded).
-            let _ = self.demo.push(&t);
             self.counters.interventions += 1;
         }
         self.counters.transitions += 1;
@@ -320,6 +346,58 @@ impl Learner {
             }
         }
         true
+    }
+
+    /// The transitions `t` completes for the online and the demonstration buffer.
+    fn fold(&mut self, m: &msgs::Transition, t: Transition) -> (Vec<Transition>, Vec<Transition>) {
+        let n = self.config.sac.n_step;
+        if n <= 1 {
+            let demo = if m.intervention {
+                vec![t.clone()]
+            } else {
+                Vec::new()
+            };
+            return (vec![t], demo);
+        }
+        let gamma = self.config.sac.gamma;
+        let mut online = Vec::new();
+        let mut demo = Vec::new();
+        let folds = match self.folds.entry(m.actor_id.clone()) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let Ok(f) = NStepReturns::new(n, gamma) else {
+                    // The config was validated (1 <= n_step <= 100, 0 < gamma < 1).
+                    return (vec![t], Vec::new());
+                };
+                e.insert(ActorFolds {
+                    episode: m.episode_id,
+                    online: f.clone(),
+                    demo: f,
+                })
+            }
+        };
+        if folds.episode != m.episode_id {
+            online.extend(folds.online.flush());
+            demo.extend(folds.demo.flush());
+            folds.episode = m.episode_id;
+        }
+        let ends = t.end != StepEnd::Continue;
+        if m.intervention {
+            demo.extend(folds.demo.push(t.clone()));
+        } else {
+            // A stretch of intervention steps ended: it is folded as it stands.
+            demo.extend(folds.demo.flush());
+        }
+        online.extend(folds.online.push(t));
+        if ends {
+            self.folds.remove(&m.actor_id);
+        }
+        (online, demo)
+    }
+
+    /// One-step transitions waiting in the `n`-step folders.
+    pub fn pending(&self) -> usize {
+        self.folds.values().map(|f| f.online.pending()).sum()
     }
 
     /// Whether enough online data has arrived for updates.
@@ -343,6 +421,7 @@ impl Learner {
             counters: self.counters,
             demo_pushed: self.demo.pushed(),
             online_pushed: self.online.pushed(),
+            folds: self.folds.clone(),
         };
         let result = striatum_reward::checkpoint::write_dir(dir, |tmp| {
             let inner = || -> Result<(), RlError> {
@@ -381,6 +460,7 @@ impl Learner {
             state.online_pushed,
         )?;
         l.counters = state.counters;
+        l.folds = state.folds;
         Ok(l)
     }
 
@@ -417,6 +497,7 @@ fn batch_tensors(prefix: &str, b: &Batch, obs: usize, act: usize) -> Vec<(String
             format!("{prefix}.bootstrap"),
             Tensor::from_slice(&b.bootstrap),
         ),
+        (format!("{prefix}.steps"), Tensor::from_slice(&b.steps)),
     ]
 }
 
@@ -432,13 +513,20 @@ fn tensors_batch(prefix: &str, saved: &[(String, Tensor)], what: &str) -> Result
             .map_err(|e| RlError::Input(format!("{what}: `{name}`: {e}")))
     };
     let rewards = get("rewards")?;
+    let size = rewards.len();
     Ok(Batch {
-        size: rewards.len(),
+        size,
         obs: get("obs")?,
         actions: get("actions")?,
         rewards,
         next_obs: get("next_obs")?,
         bootstrap: get("bootstrap")?,
+        // Checkpoints of one-step learners have no `steps`: every row spans one step.
+        steps: if saved.iter().any(|(n, _)| *n == format!("{prefix}.steps")) {
+            get("steps")?
+        } else {
+            vec![1.0; size]
+        },
         from_demo: 0,
     })
 }

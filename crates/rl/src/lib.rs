@@ -1,5 +1,6 @@
 //! Reinforcement learning from progress rewards: potential-based shaping ([`shaping`]),
-//! replay buffers that mix demonstrations with online data ([`buffer`]), a SAC learner
+//! replay buffers that mix demonstrations with online data ([`buffer`]), `n`-step returns
+//! ([`nstep`]), a SAC learner
 //! with the RLPD recipe ([`sac`]), actors and learner over the bus ([`transport`]) and the
 //! learner and actor loops ([`learner`], [`actor`]), and the simulator's tasks in the
 //! learner's terms ([`simtask`]).
@@ -7,6 +8,7 @@
 pub mod actor;
 pub mod buffer;
 pub mod learner;
+pub mod nstep;
 pub mod sac;
 pub mod shaping;
 pub mod simtask;
@@ -17,6 +19,7 @@ use std::path::Path;
 use thiserror::Error;
 
 pub use buffer::{Batch, ReplayBuffer, Transition};
+pub use nstep::NStepReturns;
 pub use sac::{Policy, Sac, SacConfig, UpdateStats};
 pub use shaping::{Potential, ShapingConfig, StepEnd};
 

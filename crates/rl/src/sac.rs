@@ -35,6 +35,10 @@ pub struct SacConfig {
     pub layer_norm: bool,
     /// Discount.
     pub gamma: f64,
+    /// Steps of reward summed before the critic's target bootstraps (`n`-step returns, see
+    /// [`crate::NStepReturns`]); 1 is one-step TD. The learner folds transitions as they
+    /// arrive; the critic discounts each row's bootstrap by `gamma^steps`.
+    pub n_step: usize,
     /// Target network averaging rate.
     pub tau: f64,
     /// Learning rate of actor, critics and temperature.
@@ -76,6 +80,7 @@ impl Default for SacConfig {
             critic_subset: 2,
             layer_norm: true,
             gamma: 0.97,
+            n_step: 1,
             tau: 0.005,
             lr: 3e-4,
             batch: 256,
@@ -123,6 +128,9 @@ impl SacConfig {
         }
         if !(self.gamma > 0.0 && self.gamma < 1.0) {
             return bad("gamma", format!("{} is not in (0, 1)", self.gamma));
+        }
+        if !(1..=100).contains(&self.n_step) {
+            return bad("n_step", format!("{} is not in 1..=100", self.n_step));
         }
         if !(self.tau > 0.0 && self.tau <= 1.0) {
             return bad("tau", format!("{} is not in (0, 1]", self.tau));
@@ -522,7 +530,16 @@ impl Sac {
         let next_obs = self.rows(&b.next_obs, n, self.obs_dim);
         let act = self.rows(&b.actions, n, self.act_dim);
         let reward = Tensor::from_slice(&b.rewards).to_device(self.device);
-        let boot = Tensor::from_slice(&b.bootstrap).to_device(self.device);
+        // gamma^steps where the row bootstraps, 0 at true terminal states.
+        let discount: Vec<f32> = b
+            .bootstrap
+            .iter()
+            .zip(&b.steps)
+            .map(|(boot, steps)| {
+                boot * self.config.gamma.powi(steps.round().max(1.0) as i32) as f32
+            })
+            .collect();
+        let boot = Tensor::from_slice(&discount).to_device(self.device);
         let subset: Vec<i64> = sample_indices(rng, self.config.critics, self.config.critic_subset)
             .into_iter()
             .map(|i| i as i64)
@@ -538,7 +555,7 @@ impl Sac {
             if self.config.backup_entropy {
                 v -= next_logp * alpha;
             }
-            &reward + boot * v * self.config.gamma
+            &reward + boot * v
         });
         let q = self.critics.forward(&obs, &act);
         let loss =

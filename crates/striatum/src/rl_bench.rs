@@ -17,7 +17,7 @@ use rand::rngs::StdRng;
 use striatum_reward::Scorer;
 use striatum_rl::actor::{ActorEnv, EnvObservation, StallWatch};
 use striatum_rl::learner::RewardMode;
-use striatum_rl::{ReplayBuffer, Sac, StepEnd, Transition};
+use striatum_rl::{NStepReturns, ReplayBuffer, Sac, StepEnd, Transition};
 
 use crate::train::{SimActorEnv, TrainConfig};
 
@@ -172,13 +172,13 @@ fn run_episode(
             f64::from(step.next.progress),
             end,
         );
-        out.push(Transition {
-            obs: current.obs.clone(),
+        out.push(Transition::new(
+            current.obs.clone(),
             action,
-            reward: reward as f32,
-            next_obs: step.next.obs.clone(),
+            reward as f32,
+            step.next.obs.clone(),
             end,
-        });
+        ));
         if end != StepEnd::Continue {
             return Ok(Episode {
                 policy_steps: policy_steps.unwrap_or(out.len()),
@@ -226,8 +226,11 @@ fn run_one(
                 .context("the scene has no scripted expert for demonstrations")
         })?;
         episode += 1;
-        for t in &ep.transitions {
-            demo.push(t)?;
+        let mut fold = nstep(config)?;
+        for t in ep.transitions {
+            for f in fold.push(t) {
+                demo.push(&f)?;
+            }
         }
     }
     let supervisor = (config.actor.intervene_after_stall > 0).then_some(Supervisor {
@@ -278,12 +281,18 @@ fn run_one(
         if ep.policy_steps < ep.transitions.len() {
             interventions += 1;
         }
-        for (i, t) in ep.transitions.iter().enumerate() {
-            // Interventions go to both buffers, as in a session's learner.
+        let (mut online_fold, mut demo_fold) = (nstep(config)?, nstep(config)?);
+        for (i, t) in ep.transitions.into_iter().enumerate() {
+            // Interventions go to both buffers, as in a session's learner (they are the
+            // episode's last steps, so the demonstration folder ends with the episode).
             if i >= ep.policy_steps {
-                demo.push(t)?;
+                for f in demo_fold.push(t.clone()) {
+                    demo.push(&f)?;
+                }
             }
-            online.push(t)?;
+            for f in online_fold.push(t) {
+                online.push(&f)?;
+            }
             steps += 1;
             if online.len() >= warmup {
                 sac.update(Some(&demo), &online)?;
@@ -294,6 +303,14 @@ fn run_one(
         }
     }
     Ok(points)
+}
+
+/// An `n`-step folder with the learner's settings.
+fn nstep(config: &TrainConfig) -> anyhow::Result<NStepReturns> {
+    Ok(NStepReturns::new(
+        config.learner.sac.n_step,
+        config.learner.sac.gamma,
+    )?)
 }
 
 fn first_reaching(points: &[Point], level: f64) -> Option<u64> {
