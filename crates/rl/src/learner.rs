@@ -196,8 +196,10 @@ pub struct Learner {
     online: ReplayBuffer,
     counters: LearnerCounters,
     last_update: UpdateStats,
-    /// Per actor, the `n`-step folders of its current episode (empty with `n_step = 1`).
+    /// Per actor, the `n`-step folders of its current episode.
     folds: BTreeMap<String, ActorFolds>,
+    /// An empty folder with the learner's `n_step` and `gamma`, copied for each new episode.
+    empty_fold: NStepReturns,
 }
 
 /// One actor's episode in progress, for `n`-step returns: every step goes through `online`,
@@ -230,6 +232,7 @@ impl Learner {
     pub fn new(config: LearnerConfig, device: Device) -> Result<Self, RlError> {
         config.validate()?;
         let sac = Sac::new(config.obs_dim, config.act_dim, config.sac.clone(), device)?;
+        let empty_fold = NStepReturns::new(config.sac.n_step, config.sac.gamma)?;
         Ok(Learner {
             demo: ReplayBuffer::new(config.obs_dim, config.act_dim, config.demo_capacity)?,
             online: ReplayBuffer::new(config.obs_dim, config.act_dim, config.online_capacity)?,
@@ -238,6 +241,7 @@ impl Learner {
             counters: LearnerCounters::default(),
             last_update: UpdateStats::default(),
             folds: BTreeMap::new(),
+            empty_fold,
         })
     }
 
@@ -349,33 +353,19 @@ impl Learner {
     }
 
     /// The transitions `t` completes for the online and the demonstration buffer.
+    /// With `n_step = 1` every step passes straight through (interventions to both buffers).
     fn fold(&mut self, m: &msgs::Transition, t: Transition) -> (Vec<Transition>, Vec<Transition>) {
-        let n = self.config.sac.n_step;
-        if n <= 1 {
-            let demo = if m.intervention {
-                vec![t.clone()]
-            } else {
-                Vec::new()
-            };
-            return (vec![t], demo);
-        }
-        let gamma = self.config.sac.gamma;
         let mut online = Vec::new();
         let mut demo = Vec::new();
-        let folds = match self.folds.entry(m.actor_id.clone()) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                let Ok(f) = NStepReturns::new(n, gamma) else {
-                    // The config was validated (1 <= n_step <= 100, 0 < gamma < 1).
-                    return (vec![t], Vec::new());
-                };
-                e.insert(ActorFolds {
-                    episode: m.episode_id,
-                    online: f.clone(),
-                    demo: f,
-                })
-            }
-        };
+        let empty = &self.empty_fold;
+        let folds = self
+            .folds
+            .entry(m.actor_id.clone())
+            .or_insert_with(|| ActorFolds {
+                episode: m.episode_id,
+                online: empty.clone(),
+                demo: empty.clone(),
+            });
         if folds.episode != m.episode_id {
             online.extend(folds.online.flush());
             demo.extend(folds.demo.flush());
