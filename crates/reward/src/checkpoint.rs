@@ -262,7 +262,10 @@ impl Checkpoint {
                 what: "a TorchScript model has no native weights (use the scorer)".into(),
             });
         }
-        let mut model = Model::new(manifest.model.clone(), device)?;
+        // Its initial values are replaced by the weights; draw them under the generator lock
+        // so a seeded initialisation in another thread is not disturbed.
+        let mut model =
+            crate::torch_rng::seeded(None, || Model::new(manifest.model.clone(), device))?;
         let path = dir.join(WEIGHTS);
         if !path.is_file() {
             return Err(RewardError::Checkpoint {

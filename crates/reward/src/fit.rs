@@ -212,8 +212,9 @@ pub fn fit(args: &FitArgs, on_event: &mut dyn FnMut(&Event)) -> Result<FitSummar
     let tc = &args.config;
     let sampler = Sampler::new(train_eps.clone(), &tokenizer, tc)?;
     let tasks = sampler.tasks().to_vec();
-    tch::manual_seed(tc.seed as i64);
-    let mut model = Model::new(config.clone(), args.device)?;
+    let mut model = crate::torch_rng::seeded(Some(tc.seed as i64), || {
+        Model::new(config.clone(), args.device)
+    })?;
     let mut opt = AdamW::new(&model.vs, tc.weight_decay, |_| true);
     let mut state = TrainState {
         step: 0,

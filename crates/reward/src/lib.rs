@@ -26,6 +26,7 @@ pub mod model;
 pub mod node;
 pub mod scorer;
 pub mod tokenizer;
+pub mod torch_rng;
 pub mod train;
 
 use std::path::PathBuf;

@@ -265,3 +265,34 @@ fn behaviour_cloning_weight_decays_on_schedule_and_bad_weights_are_named() {
     let e = bad.validate().unwrap_err().to_string();
     assert!(e.contains("bc_weight_final"), "{e}");
 }
+
+/// Learners built at the same time in one process (the bench's parallel runs) start from
+/// their seed's weights, as if each were built alone.
+#[test]
+fn learners_built_in_parallel_get_their_seeds_weights() {
+    let flat = |sac: &Sac| -> Vec<f32> {
+        sac.actor_weights()
+            .iter()
+            .flat_map(|(_, t)| Vec::<f32>::try_from(&t.flatten(0, -1)).unwrap())
+            .collect()
+    };
+    let build = |seed: u64| Sac::new(12, 4, small_config(seed), Device::Cpu).unwrap();
+    let alone: Vec<Vec<f32>> = (0..4).map(|s| flat(&build(s))).collect();
+    assert_ne!(alone[0], alone[1]);
+    for _ in 0..5 {
+        let start = std::sync::Barrier::new(4);
+        let together: Vec<Vec<f32>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4u64)
+                .map(|s| {
+                    let start = &start;
+                    scope.spawn(move || {
+                        start.wait();
+                        flat(&build(s))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(together, alone);
+    }
+}

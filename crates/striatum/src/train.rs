@@ -1155,6 +1155,36 @@ mod tests {
         }
     }
 
+    /// Every training and bench config shipped in `launch/` parses, passes the loader's
+    /// checks and holds a learner config the learner accepts; its scene and robot exist.
+    #[test]
+    fn shipped_training_configs_load_and_validate() {
+        let names = [
+            "push_cube_train.toml",
+            "push_cube_bench.toml",
+            "pick_place_train.toml",
+            "pick_place_bench.toml",
+        ];
+        for name in names {
+            let path = repo().join("launch").join(name);
+            let c = TrainConfig::load(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert_eq!(c.learner.run, c.run, "{name}");
+            // The sizes come from the task at start-up; any positive ones do for the ranges.
+            let mut learner = c.learner.clone();
+            (learner.obs_dim, learner.act_dim) = (1, 1);
+            learner
+                .validate()
+                .unwrap_or_else(|e| panic!("{name}: learner: {e}"));
+            assert!(repo().join(&c.env.scene).is_file(), "{name}: scene");
+            assert!(
+                repo().join("robots").join(&c.env.robot).is_dir(),
+                "{name}: robot"
+            );
+        }
+        let bench = TrainConfig::load(&repo().join("launch/push_cube_bench.toml")).unwrap();
+        assert_eq!((bench.learner.sac.utd, bench.learner.sac.n_step), (4, 3));
+    }
+
     #[test]
     fn embedding_observations_are_proprioception_plus_every_view() {
         if let Err(e @ striatum_render::RenderError::NoAdapter) = Renderer::new() {
