@@ -22,7 +22,7 @@ STRIATUM := target/debug/striatum
 help:
 	@echo "make demo   - install what is missing, build, and run a sim training session (4-11 min)"
 	@echo "make tour   - bus latency, scripted experts, recording, the reward model on new episodes"
-	@echo "make rl-bench - learning curves of sparse / shaped / direct rewards over seeds (~1 h)"
+	@echo "make rl-bench - learning curves of sparse / shaped / direct rewards over seeds (~40 min)"
 	@echo "make test   - install what is missing, build, and run every test (+ fmt and clippy)"
 	@echo "make bench  - codec (criterion), bus latency, simulator, logging and reward model benchmarks"
 	@echo "make doctor - check libtorch, CUDA, Vulkan and Zenoh"
@@ -93,10 +93,10 @@ tour: build
 # The learning benchmark (docs/rl.md): reward modes x 3 seeds on push_cube, then sparse against
 # learned shaping on pick_place.
 rl-bench: build
-	$(STRIATUM) rl bench --config launch/push_cube_bench.toml --seeds 3 --env-steps 16000 --eval-every 2000 \
+	$(STRIATUM) rl bench --config launch/push_cube_bench.toml --seeds 5 --env-steps 16000 --eval-every 2000 \
 		--out runs/rl_bench/push_cube
-	$(STRIATUM) rl bench --config launch/pick_place_train.toml --modes sparse,shaped_learned \
-		--seeds 3 --env-steps 6000 --eval-every 2000 --out runs/rl_bench/pick_place
+	$(STRIATUM) rl bench --config launch/pick_place_bench.toml --modes sparse,shaped_learned \
+		--seeds 3 --env-steps 12000 --eval-every 2000 --out runs/rl_bench/pick_place
 
 bench: build
 	$(CARGO) bench -p striatum-msgs --bench codec -- --noplot
