@@ -5,19 +5,32 @@
 //! runs that start together in one process (the learning benchmark's parallel runs, a launch
 //! file's nodes) stay reproducible.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 static GENERATOR: Mutex<()> = Mutex::new(());
 
-/// Runs `build` holding the process-wide generator lock, after seeding the generator with
-/// `seed` when one is given.
-pub fn seeded<T>(seed: Option<i64>, build: impl FnOnce() -> T) -> T {
+/// The process-wide generator lock, held until dropped: build networks while holding it.
+#[must_use = "the generator is only reserved while the guard lives"]
+pub struct SeededGenerator {
+    _held: MutexGuard<'static, ()>,
+}
+
+/// Takes the process-wide generator lock, then seeds the generator with `seed` when one is
+/// given.
+pub fn lock(seed: Option<i64>) -> SeededGenerator {
     // A panic in another holder leaves nothing half-done that matters here: the generator
     // is re-seeded by the next seeded caller.
-    let _held = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    let held = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(seed) = seed {
         tch::manual_seed(seed);
     }
+    SeededGenerator { _held: held }
+}
+
+/// Runs `build` holding the generator lock, after seeding the generator with `seed` when one
+/// is given.
+pub fn seeded<T>(seed: Option<i64>, build: impl FnOnce() -> T) -> T {
+    let _held = lock(seed);
     build()
 }
 

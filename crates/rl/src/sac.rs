@@ -359,42 +359,38 @@ impl Sac {
         }
         // Seeded initial values: drawn under the process-wide generator lock, so learners
         // built at once in one process (parallel bench runs) each get their seed's values.
-        let (actor_vs, actor, critic_vs, critics, target_vs, target, temp_vs, log_alpha) =
-            striatum_reward::torch_rng::seeded(Some(config.seed as i64), || {
-                let (o, a) = (obs_dim as i64, act_dim as i64);
-                let actor_vs = nn::VarStore::new(device);
-                let actor = Actor::new(&actor_vs.root(), o, a, &config.hidden, config.layer_norm);
-                let critic_vs = nn::VarStore::new(device);
-                let members = config.critics as i64;
-                let critics = Critics::new(
-                    &critic_vs.root(),
-                    o + a,
-                    &config.hidden,
-                    members,
-                    config.layer_norm,
-                );
-                let mut target_vs = nn::VarStore::new(device);
-                let target = Critics::new(
-                    &target_vs.root(),
-                    o + a,
-                    &config.hidden,
-                    members,
-                    config.layer_norm,
-                );
-                target_vs
-                    .copy(&critic_vs)
-                    .map_err(|e| RlError::Torch(e.to_string()))?;
-                target_vs.freeze();
-                let temp_vs = nn::VarStore::new(device);
-                let log_alpha = temp_vs.root().var(
-                    "log_alpha",
-                    &[1],
-                    nn::Init::Const(config.init_temperature.ln()),
-                );
-                Ok::<_, RlError>((
-                    actor_vs, actor, critic_vs, critics, target_vs, target, temp_vs, log_alpha,
-                ))
-            })?;
+        let generator = striatum_reward::torch_rng::lock(Some(config.seed as i64));
+        let (o, a) = (obs_dim as i64, act_dim as i64);
+        let actor_vs = nn::VarStore::new(device);
+        let actor = Actor::new(&actor_vs.root(), o, a, &config.hidden, config.layer_norm);
+        let critic_vs = nn::VarStore::new(device);
+        let members = config.critics as i64;
+        let critics = Critics::new(
+            &critic_vs.root(),
+            o + a,
+            &config.hidden,
+            members,
+            config.layer_norm,
+        );
+        let mut target_vs = nn::VarStore::new(device);
+        let target = Critics::new(
+            &target_vs.root(),
+            o + a,
+            &config.hidden,
+            members,
+            config.layer_norm,
+        );
+        target_vs
+            .copy(&critic_vs)
+            .map_err(|e| RlError::Torch(e.to_string()))?;
+        target_vs.freeze();
+        let temp_vs = nn::VarStore::new(device);
+        let log_alpha = temp_vs.root().var(
+            "log_alpha",
+            &[1],
+            nn::Init::Const(config.init_temperature.ln()),
+        );
+        drop(generator);
         let actor_opt = AdamW::new(&actor_vs, 0.0, |_| true);
         let critic_opt = AdamW::new(&critic_vs, 0.0, |_| true);
         let temp_opt = AdamW::new(&temp_vs, 0.0, |_| true);
