@@ -20,7 +20,7 @@ STRIATUM := target/debug/striatum
 .PHONY: help bootstrap build test unit-tests lint fmt demo tour rl-bench bench doctor clean reward-model
 
 help:
-	@echo "make demo   - install what is missing, build, and run a sim training session (4-11 min)"
+	@echo "make demo   - install what is missing, build, and run a sim training session (~6 min)"
 	@echo "make tour   - bus latency, scripted experts, recording, the reward model on new episodes"
 	@echo "make rl-bench - learning curves of sparse / shaped / direct rewards over seeds (~40 min)"
 	@echo "make test   - install what is missing, build, and run every test (+ fmt and clippy)"

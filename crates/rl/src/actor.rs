@@ -1,5 +1,7 @@
 //! The actor loop: steps an environment with the newest policy it has, sends every transition
-//! the moment it happens, and picks up new weights between steps without ever waiting for them.
+//! the moment it happens, and picks up new weights between steps. It waits for weights only
+//! when paced ([`ActorOptions::max_update_lag`]): then it holds while the learner is too far
+//! behind the data it was sent.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -136,6 +138,17 @@ pub struct ActorOptions {
     pub follow_weights: bool,
     /// Send the transitions to the learner; when false nothing this actor does is learned from.
     pub send_transitions: bool,
+    /// Pace the actor to the learner (0: never). Before each step the actor holds while the
+    /// transitions it sent since it first saw the learner update outnumber the updates in its
+    /// newest weights since then by more than this, so a learner slower than the environment
+    /// still makes one update per transition instead of dropping the debt. Only a bound per
+    /// actor: with several actors the learner's updates count everyone's data, and the hold
+    /// comes later. Weights arrive every `weights_period_s`, so keep this above the updates
+    /// the learner makes in one period or the actor holds every period.
+    pub max_update_lag: u64,
+    /// Longest hold, in seconds: past it the actor goes on unpaced until weights with a newer
+    /// version show the learner is updating again (a learner that died or stalled).
+    pub pace_timeout_s: f64,
 }
 
 impl Default for ActorOptions {
@@ -154,6 +167,8 @@ impl Default for ActorOptions {
             stall_progress: 0.01,
             follow_weights: true,
             send_transitions: true,
+            max_update_lag: 0,
+            pace_timeout_s: 10.0,
         }
     }
 }
@@ -189,6 +204,67 @@ pub struct ActorStats {
     pub intervened_episodes: u64,
     /// Steps the demonstrator drove in those episodes.
     pub intervention_steps: u64,
+    /// Holds for the learner (see [`ActorOptions::max_update_lag`]).
+    pub paced_holds: u64,
+    /// Seconds spent in those holds.
+    pub paced_s: f64,
+    /// Holds that ran out of `pace_timeout_s`.
+    pub pace_timeouts: u64,
+}
+
+/// Decides when a paced actor holds for its learner (see [`ActorOptions::max_update_lag`]):
+/// counts the transitions sent and the learner's updates from the first weights that show an
+/// update, and starts counting again when the learner's version goes backwards (a learner
+/// started afresh) or after a hold ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pacer {
+    max_lag: u64,
+    /// Transitions sent and learner version when counting started.
+    base: Option<(u64, u64)>,
+    /// Version the learner had when a hold ran out of time: no holds until it moves on.
+    suspended_at: Option<u64>,
+}
+
+impl Pacer {
+    /// A pacer allowing `max_lag` transitions ahead of the learner's updates (0: never hold).
+    pub fn new(max_lag: u64) -> Self {
+        Pacer {
+            max_lag,
+            base: None,
+            suspended_at: None,
+        }
+    }
+
+    /// Records that `sent` transitions have gone out and the newest weights are `version`.
+    pub fn observe(&mut self, sent: u64, version: u64) {
+        match self.base {
+            None if version > 0 => self.base = Some((sent, version)),
+            Some((_, v0)) if version < v0 => self.base = Some((sent, version)),
+            _ => {}
+        }
+        if self.suspended_at.is_some_and(|v| version > v) {
+            self.suspended_at = None;
+            self.base = Some((sent, version));
+        }
+    }
+
+    /// Transitions sent beyond the learner's updates since counting started.
+    pub fn lag(&self, sent: u64, version: u64) -> u64 {
+        self.base.map_or(0, |(s0, v0)| {
+            sent.saturating_sub(s0)
+                .saturating_sub(version.saturating_sub(v0))
+        })
+    }
+
+    /// Whether the actor should hold before its next step.
+    pub fn should_hold(&self, sent: u64, version: u64) -> bool {
+        self.max_lag > 0 && self.suspended_at.is_none() && self.lag(sent, version) > self.max_lag
+    }
+
+    /// A hold ran out of time with the learner at `version`: go on unpaced until it moves.
+    pub fn give_up(&mut self, version: u64) {
+        self.suspended_at = Some(version);
+    }
 }
 
 /// Watches an episode's progress for a stall: stalled once progress has not risen by `gain`
@@ -284,6 +360,31 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
+/// Takes up the newest weights that arrived on `links`, if any (never when `follow` is false);
+/// true when some did, even if they were refused.
+fn take_weights(
+    follow: bool,
+    links: &mut ActorLinks,
+    policy: &mut Policy,
+    stats: &mut ActorStats,
+    have_weights: &mut bool,
+) -> bool {
+    let Some(update) = follow.then(|| links.weights.poll()).flatten() else {
+        return false;
+    };
+    match policy.load(&update.weights) {
+        Ok(()) => {
+            *have_weights = true;
+            stats.weight_updates += 1;
+            stats.weights_version = Some(update.version);
+            stats.weights_age_s = (now_ns() - update.stamp_ns).max(0) as f64 * 1e-9;
+            links.latest = Some(update);
+        }
+        Err(_) => stats.weights_rejected += 1,
+    }
+    true
+}
+
 /// Runs until `stop` is set or `max_steps` steps are done: first `demo_episodes` episodes of
 /// the environment's demonstrator (sent as interventions), then the policy, every
 /// `eval_every`-th policy episode on its mode. The policy starts from the newest weights the
@@ -337,21 +438,49 @@ pub fn run_actor(
     let mut stall = watch(current.progress);
     let mut intervention_steps = 0u64;
     let started = Instant::now();
+    let paced = options.max_update_lag > 0 && options.follow_weights && options.send_transitions;
+    let mut pacer = Pacer::new(options.max_update_lag);
+    // A setting that is no duration (NaN, negative, too large) holds for the default 10 s.
+    let pace_timeout = Duration::try_from_secs_f64(options.pace_timeout_s.min(3600.0))
+        .unwrap_or(Duration::from_secs(10));
     while !stop.load(Ordering::Relaxed) && max_steps.is_none_or(|m| stats.steps < m) {
-        if let Some(update) = options
-            .follow_weights
-            .then(|| links.weights.poll())
-            .flatten()
-        {
-            match policy.load(&update.weights) {
-                Ok(()) => {
-                    have_weights = true;
-                    stats.weight_updates += 1;
-                    stats.weights_version = Some(update.version);
-                    stats.weights_age_s = (now_ns() - update.stamp_ns).max(0) as f64 * 1e-9;
-                    links.latest = Some(update);
+        take_weights(
+            options.follow_weights,
+            links,
+            &mut policy,
+            &mut stats,
+            &mut have_weights,
+        );
+        if let (true, Some(version)) = (paced, stats.weights_version) {
+            pacer.observe(stats.sent, version);
+            if pacer.should_hold(stats.sent, version) {
+                let held = Instant::now();
+                stats.paced_holds += 1;
+                while !stop.load(Ordering::Relaxed) {
+                    if take_weights(
+                        options.follow_weights,
+                        links,
+                        &mut policy,
+                        &mut stats,
+                        &mut have_weights,
+                    ) {
+                        let version = stats.weights_version.unwrap_or(version);
+                        pacer.observe(stats.sent, version);
+                        if !pacer.should_hold(stats.sent, version) {
+                            break;
+                        }
+                    } else if held.elapsed() >= pace_timeout {
+                        pacer.give_up(stats.weights_version.unwrap_or(version));
+                        stats.pace_timeouts += 1;
+                        break;
+                    } else {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
                 }
-                Err(_) => stats.weights_rejected += 1,
+                stats.paced_s += held.elapsed().as_secs_f64();
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
             }
         }
         stats.weights_rejected = stats.weights_rejected.max(links.weights.rejected());
@@ -457,4 +586,46 @@ pub fn run_actor(
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pacer;
+
+    #[test]
+    fn the_pacer_counts_from_the_first_update_and_holds_past_its_bound() {
+        let mut p = Pacer::new(100);
+        // Demonstrations and warm-up before the learner's first update never hold.
+        p.observe(1_800, 0);
+        assert!(!p.should_hold(1_800, 0));
+        p.observe(1_900, 50);
+        assert_eq!(p.lag(1_900, 50), 0);
+        assert_eq!(p.lag(2_050, 100), 100);
+        assert!(!p.should_hold(2_050, 100));
+        assert!(p.should_hold(2_051, 100));
+        // The learner catches up.
+        p.observe(2_051, 160);
+        assert!(!p.should_hold(2_051, 160));
+        // A learner started afresh (version back to 0, then counting up) is counted anew.
+        p.observe(2_100, 3);
+        assert_eq!(p.lag(2_100, 3), 0);
+        assert!(p.should_hold(2_204, 3));
+    }
+
+    #[test]
+    fn a_pacer_that_gave_up_waits_for_the_learner_to_move() {
+        let mut p = Pacer::new(10);
+        p.observe(0, 1);
+        assert!(p.should_hold(20, 1));
+        p.give_up(1);
+        p.observe(500, 1);
+        assert!(
+            !p.should_hold(500, 1),
+            "no holds while the learner stands still"
+        );
+        p.observe(500, 2);
+        assert_eq!(p.lag(500, 2), 0, "counting restarts when it moves");
+        assert!(p.should_hold(511, 2));
+        assert!(!Pacer::new(0).should_hold(1_000_000, 1), "0 never holds");
+    }
 }

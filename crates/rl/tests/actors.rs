@@ -59,6 +59,24 @@ fn wait_until(done: impl Fn() -> bool) {
     }
 }
 
+/// Two isolated in-process Zenoh peers: the learner's, listening, and an actor's, connected.
+fn learner_and_actor_buses(rt: &tokio::runtime::Runtime) -> (Bus, Bus) {
+    let endpoint = free_local_endpoint().unwrap();
+    let learner = rt
+        .block_on(Bus::open(&BusConfig::isolated(
+            std::slice::from_ref(&endpoint),
+            &[],
+        )))
+        .unwrap();
+    let actor = rt
+        .block_on(Bus::open(&BusConfig::isolated(
+            &[],
+            std::slice::from_ref(&endpoint),
+        )))
+        .unwrap();
+    (learner, actor)
+}
+
 fn actor_options(name: &str, seed: u64) -> ActorOptions {
     ActorOptions {
         name: name.into(),
@@ -157,19 +175,7 @@ impl striatum_rl::actor::ActorEnv for Paced {
 fn actors_restart_and_join_without_duplicates_and_the_learner_resumes() {
     tch::set_num_threads(1);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let endpoint = free_local_endpoint().unwrap();
-    let learner_bus = rt
-        .block_on(Bus::open(&BusConfig::isolated(
-            std::slice::from_ref(&endpoint),
-            &[],
-        )))
-        .unwrap();
-    let actor_bus = rt
-        .block_on(Bus::open(&BusConfig::isolated(
-            &[],
-            std::slice::from_ref(&endpoint),
-        )))
-        .unwrap();
+    let (learner_bus, actor_bus) = learner_and_actor_buses(&rt);
     let ckpt = tempfile::tempdir().unwrap();
     let ckpt_dir = ckpt.path().join("learner");
 
@@ -448,4 +454,139 @@ fn a_stalled_training_episode_is_taken_over_by_the_supervisor_but_evaluation_nev
     .unwrap();
     assert_eq!(stats.intervened_episodes, 0);
     rt.block_on(bus.close()).unwrap();
+}
+
+/// A stand-in learner that makes at most `rate` updates per second from the first transition
+/// (one per transition that arrived) and broadcasts its version every 50 ms; past `freeze_at`
+/// updates it keeps broadcasting the same version: a learner slower than the actor, then a
+/// stalled one.
+fn slow_learner(
+    bus: Bus,
+    rate: f64,
+    freeze_at: u64,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        use striatum_rl::transport::{TransitionInbox, WeightsBroadcaster};
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let mut inbox = rt.block_on(TransitionInbox::new(&bus)).unwrap();
+        let mut out = rt
+            .block_on(WeightsBroadcaster::new(&bus, "test_run"))
+            .unwrap();
+        let weights = striatum_rl::Sac::new(4, 2, sac(), Device::Cpu)
+            .unwrap()
+            .actor_weights();
+        let mut first: Option<std::time::Instant> = None;
+        let (mut received, mut version) = (0u64, 0u64);
+        while !stop.load(Ordering::Relaxed) {
+            received += inbox.wait(Duration::from_millis(50)).len() as u64;
+            if received > 0 && first.is_none() {
+                first = Some(std::time::Instant::now());
+            }
+            let budget = first.map_or(0, |t| (t.elapsed().as_secs_f64() * rate) as u64);
+            if version < freeze_at {
+                version = received.min(budget).min(freeze_at);
+            }
+            out.publish(version, &weights).unwrap();
+        }
+        version
+    })
+}
+
+#[test]
+fn a_paced_actor_holds_for_a_slow_learner_and_goes_on_when_it_stalls() {
+    tch::set_num_threads(1);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (learner_bus, actor_bus) = learner_and_actor_buses(&rt);
+    let stop = Arc::new(AtomicBool::new(false));
+    // The learner manages 500 updates/s and stalls at 1,500; the bare actor runs several
+    // thousand steps a second.
+    let learner = slow_learner(learner_bus.clone(), 500.0, 1_500, stop.clone());
+    let options = ActorOptions {
+        max_update_lag: 100,
+        pace_timeout_s: 0.5,
+        ..actor_options("paced", 7)
+    };
+    let mut links = rt
+        .block_on(ActorLinks::connect(&actor_bus, &options))
+        .unwrap();
+    let never = AtomicBool::new(false);
+    assert!(links.wait_for_weights(WAIT, &never).is_some(), "no learner");
+    let mut env = PointReach::new(7);
+    let mut worst_lag = 0u64;
+    let mut at_1200 = None;
+    let started = std::time::Instant::now();
+    let stats = run_actor(
+        &mut env,
+        &mut links,
+        &options,
+        &never,
+        Some(3_000),
+        |_, s| {
+            if s.sent < 1_400 {
+                worst_lag = worst_lag.max(s.sent.saturating_sub(s.weights_version.unwrap_or(0)));
+            }
+            if s.sent >= 1_200 && at_1200.is_none() {
+                at_1200 = Some(started.elapsed().as_secs_f64());
+            }
+        },
+    )
+    .unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    let at_1200 = at_1200.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let final_version = learner.join().unwrap();
+    assert_eq!(
+        final_version, 1_500,
+        "the stand-in learner stalled as planned"
+    );
+    assert_eq!(stats.steps, 3_000);
+    // While the learner kept its pace, the actor stayed near it: ahead by the bound plus what
+    // the weights in flight (one 50 ms period) and the first broadcast's delay add, and 1,200
+    // steps took about the 2.4 s the learner needs for 1,200 updates.
+    assert!(worst_lag <= 400, "lag reached {worst_lag}: {stats:?}");
+    assert!(at_1200 >= 1.5, "1,200 steps after {at_1200} s: {stats:?}");
+    assert!(stats.paced_holds > 0 && stats.paced_s > 1.0, "{stats:?}");
+    // 1,500 updates at 500/s take 3 s; then the learner stalls, one hold times out and the
+    // actor runs the remaining steps unpaced.
+    assert_eq!(stats.pace_timeouts, 1, "{stats:?}");
+    assert!((2.5..20.0).contains(&elapsed), "{elapsed} s: {stats:?}");
+    rt.block_on(learner_bus.close()).unwrap();
+    rt.block_on(actor_bus.close()).unwrap();
+}
+
+#[test]
+fn an_unpaced_actor_never_holds() {
+    tch::set_num_threads(1);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (learner_bus, actor_bus) = learner_and_actor_buses(&rt);
+    let stop = Arc::new(AtomicBool::new(false));
+    let learner = slow_learner(learner_bus.clone(), 100.0, u64::MAX, stop.clone());
+    let options = actor_options("free", 8);
+    assert_eq!(options.max_update_lag, 0, "pacing is opt-in");
+    let mut links = rt
+        .block_on(ActorLinks::connect(&actor_bus, &options))
+        .unwrap();
+    let never = AtomicBool::new(false);
+    assert!(links.wait_for_weights(WAIT, &never).is_some(), "no learner");
+    let mut env = PointReach::new(8);
+    let stats = run_actor(
+        &mut env,
+        &mut links,
+        &options,
+        &never,
+        Some(2_000),
+        |_, _| {},
+    )
+    .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let version = learner.join().unwrap();
+    assert!(version < 1_500, "the learner fell behind: v{version}");
+    assert_eq!(
+        (stats.paced_holds, stats.pace_timeouts),
+        (0, 0),
+        "{stats:?}"
+    );
+    rt.block_on(learner_bus.close()).unwrap();
+    rt.block_on(actor_bus.close()).unwrap();
 }

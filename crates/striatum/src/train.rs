@@ -118,6 +118,10 @@ pub struct ActorSettings {
     pub eval_every: u64,
     /// Environment steps before the actor stops (none: until stopped).
     pub max_env_steps: Option<u64>,
+    /// Wall-clock budget of training in seconds (none: no limit): training ends at
+    /// `max_env_steps` or here, whichever comes first, and the final evaluation still runs, so a
+    /// session on a slower machine ends on time with fewer env steps.
+    pub max_train_s: Option<f64>,
     /// Evaluation episodes of the final policy on unseen layouts after `max_env_steps`.
     pub final_eval_episodes: u64,
     /// Seed of exploration noise.
@@ -130,6 +134,12 @@ pub struct ActorSettings {
     pub intervene_after_stall: u64,
     /// Progress gain that counts as moving on.
     pub stall_progress: f32,
+    /// Hold the actor while the learner's updates trail the transitions it sent by more than
+    /// this (0: never), so a learner slower than real time keeps its update-to-data ratio.
+    pub max_update_lag: u64,
+    /// Longest hold for the learner (s); past it the actor goes on unpaced until the
+    /// learner's version moves again.
+    pub pace_timeout_s: f64,
 }
 
 impl Default for ActorSettings {
@@ -138,11 +148,14 @@ impl Default for ActorSettings {
             demo_episodes: 20,
             eval_every: 4,
             max_env_steps: None,
+            max_train_s: None,
             final_eval_episodes: 50,
             seed: 0,
             success_window: 10,
             intervene_after_stall: 0,
             stall_progress: 0.01,
+            max_update_lag: 0,
+            pace_timeout_s: 10.0,
         }
     }
 }
@@ -172,6 +185,18 @@ impl TrainConfig {
             .with_context(|| format!("reading the training config {}", path.display()))?;
         let mut c: TrainConfig =
             toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        anyhow::ensure!(
+            c.actor.max_train_s.is_none_or(|t| t > 0.0 && t <= 1e9),
+            "{}: actor.max_train_s must be in (0, 1e9] seconds, not {:?}",
+            path.display(),
+            c.actor.max_train_s
+        );
+        anyhow::ensure!(
+            c.actor.pace_timeout_s > 0.0 && c.actor.pace_timeout_s <= 3600.0,
+            "{}: actor.pace_timeout_s must be in (0, 3600], not {}",
+            path.display(),
+            c.actor.pace_timeout_s
+        );
         anyhow::ensure!(
             c.env.horizon > 0,
             "{}: env.horizon must be > 0",
@@ -856,8 +881,17 @@ pub struct ActorSummary {
     pub episodes: u64,
     /// Wall seconds of training.
     pub train_seconds: f64,
-    /// Control steps per second sustained during training.
+    /// Control steps per second sustained during training (holds for the learner included).
     pub control_hz: f64,
+    /// Control steps per second outside the holds for the learner: what the actor, renderer
+    /// and reward node sustain on their own.
+    pub unpaced_hz: f64,
+    /// Holds for the learner (`[actor] max_update_lag`).
+    pub paced_holds: u64,
+    /// Seconds spent holding.
+    pub paced_s: f64,
+    /// Holds that ran out of `pace_timeout_s`.
+    pub pace_timeouts: u64,
     /// Success rate of the last evaluation episodes during training.
     pub recent_eval_success: f64,
     /// Final evaluation: episodes and success rate of the policy's mode on unseen layouts.
@@ -928,6 +962,8 @@ pub async fn act(
         stall_progress: config.actor.stall_progress,
         follow_weights: true,
         send_transitions: true,
+        max_update_lag: config.actor.max_update_lag,
+        pace_timeout_s: config.actor.pace_timeout_s,
     };
     let links = ActorLinks::connect(&bus, &options).await?;
     let _node = bus.declare_node(robot_id, "actor").await?;
@@ -943,6 +979,10 @@ pub async fn act(
             .actor
             .max_env_steps
             .map_or("until stopped".to_owned(), |s| format!("{s} env steps"))
+            + &config
+                .actor
+                .max_train_s
+                .map_or(String::new(), |t| format!(" or {t:.0} s of training"))
     );
     // Let subscriptions meet (the reward node, the learner) before the first frame.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -1032,15 +1072,45 @@ pub async fn act(
                 );
             }
         };
+        // Training stops on Ctrl-C (no final evaluation then) or at the time budget.
+        let train_stop = Arc::new(AtomicBool::new(false));
+        let watcher = {
+            let (stop, train_stop) = (stop.clone(), train_stop.clone());
+            let budget = settings
+                .max_train_s
+                .and_then(|t| Duration::try_from_secs_f64(t).ok());
+            std::thread::spawn(move || {
+                let t0 = Instant::now();
+                while !train_stop.load(Ordering::Relaxed) {
+                    if stop.load(Ordering::Relaxed) || budget.is_some_and(|b| t0.elapsed() >= b) {
+                        train_stop.store(true, Ordering::Relaxed);
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            })
+        };
         let stats = run_actor(
             &mut env,
             &mut links,
             &options,
-            &stop,
+            &train_stop,
             settings.max_env_steps,
             &mut on_episode,
-        )?;
+        );
+        train_stop.store(true, Ordering::Relaxed);
+        let _ = watcher.join();
+        let stats = stats?;
         let train_seconds = started.elapsed().as_secs_f64();
+        if settings
+            .max_env_steps
+            .is_some_and(|m| stats.steps < m && !stop.load(Ordering::Relaxed))
+        {
+            println!(
+                "actor: training time budget of {:.0} s reached after {} env steps",
+                settings.max_train_s.unwrap_or(0.0),
+                stats.steps
+            );
+        }
         let counters = env.counters.clone();
         let steps = stats.steps.max(1) as f64;
         let mut final_success = f64::NAN;
@@ -1092,6 +1162,10 @@ pub async fn act(
             episodes: stats.episodes,
             train_seconds,
             control_hz: stats.steps as f64 / train_seconds.max(1e-9),
+            unpaced_hz: stats.steps as f64 / (train_seconds - stats.paced_s).max(1e-9),
+            paced_holds: stats.paced_holds,
+            paced_s: stats.paced_s,
+            pace_timeouts: stats.pace_timeouts,
             recent_eval_success: evals.rate(),
             final_eval_episodes: final_n,
             final_eval_success: final_success,
@@ -1125,6 +1199,12 @@ pub async fn act(
         summary.reward_timeouts,
         path.display()
     );
+    if summary.paced_holds > 0 {
+        println!(
+            "actor: held {} times for the learner ({:.0} s, {} timed out); {:.1} steps/s outside the holds",
+            summary.paced_holds, summary.paced_s, summary.pace_timeouts, summary.unpaced_hz
+        );
+    }
     bus.close().await?;
     Ok(())
 }

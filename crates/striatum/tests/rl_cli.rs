@@ -51,6 +51,8 @@ progress = "reward_node"
 demo_episodes = 2
 eval_every = 2
 max_env_steps = 120
+max_train_s = 600.0
+max_update_lag = 40
 final_eval_episodes = 2
 [learner]
 warmup = 32
@@ -93,6 +95,25 @@ fn bad_training_configs_and_launch_files_are_named() {
     .unwrap();
     let err = fails(&["rl", "learn", "--config", &p, "--run-dir", &run]);
     assert!(err.contains("shaping.gamma"), "{err}");
+
+    std::fs::write(
+        &config,
+        SMALL.replace("max_train_s = 600.0", "max_train_s = -5.0"),
+    )
+    .unwrap();
+    let err = fails(&["rl", "actor", "--config", &p, "--run-dir", &run]);
+    assert!(err.contains("actor.max_train_s"), "{err}");
+
+    std::fs::write(
+        &config,
+        SMALL.replace(
+            "max_env_steps = 120",
+            "max_env_steps = 120\npace_timeout_s = 0.0",
+        ),
+    )
+    .unwrap();
+    let err = fails(&["rl", "actor", "--config", &p, "--run-dir", &run]);
+    assert!(err.contains("actor.pace_timeout_s"), "{err}");
 
     let missing = dir.path().join("nope.toml").display().to_string();
     let err = fails(&["rl", "learn", "--config", &missing, "--run-dir", &run]);
@@ -176,6 +197,10 @@ ends_session = true
     )
     .unwrap();
     assert_eq!(summary["env_steps"], 120);
+    // Pacing is on (`max_update_lag = 40`) and reported; the learner never stalled for 10 s.
+    assert!(summary["paced_holds"].is_u64(), "{summary}");
+    assert_eq!(summary["pace_timeouts"], 0, "{summary}");
+    assert!(summary["unpaced_hz"].as_f64().unwrap() >= summary["control_hz"].as_f64().unwrap());
     assert_eq!(summary["final_eval_episodes"], 2);
     // The frames got their rewards from the node: the first waits for the node to come up, and
     // later ones time out only when this machine is too loaded to answer within 2 s.
