@@ -149,6 +149,8 @@ pub struct ActorOptions {
     /// Longest hold, in seconds: past it the actor goes on unpaced until weights with a newer
     /// version show the learner is updating again (a learner that died or stalled).
     pub pace_timeout_s: f64,
+    /// Wall-clock budget of one run in seconds (none: no limit); the run also ends here.
+    pub max_seconds: Option<f64>,
 }
 
 impl Default for ActorOptions {
@@ -169,6 +171,7 @@ impl Default for ActorOptions {
             send_transitions: true,
             max_update_lag: 0,
             pace_timeout_s: 10.0,
+            max_seconds: None,
         }
     }
 }
@@ -385,7 +388,7 @@ fn take_weights(
     true
 }
 
-/// Runs until `stop` is set or `max_steps` steps are done: first `demo_episodes` episodes of
+/// Runs until `stop` is set, `max_steps` steps are done or `max_seconds` have passed: first `demo_episodes` episodes of
 /// the environment's demonstrator (sent as interventions), then the policy, every
 /// `eval_every`-th policy episode on its mode. The policy starts from the newest weights the
 /// links have taken up (random actions until there are any). `on_episode` is called after
@@ -443,7 +446,13 @@ pub fn run_actor(
     // A setting that is no duration (NaN, negative, too large) holds for the default 10 s.
     let pace_timeout = Duration::try_from_secs_f64(options.pace_timeout_s.min(3600.0))
         .unwrap_or(Duration::from_secs(10));
-    while !stop.load(Ordering::Relaxed) && max_steps.is_none_or(|m| stats.steps < m) {
+    let budget = options
+        .max_seconds
+        .and_then(|t| Duration::try_from_secs_f64(t).ok());
+    while !stop.load(Ordering::Relaxed)
+        && max_steps.is_none_or(|m| stats.steps < m)
+        && budget.is_none_or(|b| started.elapsed() < b)
+    {
         take_weights(
             options.follow_weights,
             links,

@@ -587,6 +587,24 @@ fn an_unpaced_actor_never_holds() {
         (0, 0),
         "{stats:?}"
     );
+    // A time budget ends a run that its step budget would not (about 500 steps/s here).
+    let timed = ActorOptions {
+        max_seconds: Some(0.3),
+        ..options.clone()
+    };
+    let mut slow = Paced(PointReach::new(9));
+    let started = std::time::Instant::now();
+    let stats = run_actor(
+        &mut slow,
+        &mut links,
+        &timed,
+        &never,
+        Some(100_000),
+        |_, _| {},
+    )
+    .unwrap();
+    assert!(stats.steps > 0 && stats.steps < 1_000, "{stats:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
     rt.block_on(learner_bus.close()).unwrap();
     rt.block_on(actor_bus.close()).unwrap();
 }

@@ -964,6 +964,7 @@ pub async fn act(
         send_transitions: true,
         max_update_lag: config.actor.max_update_lag,
         pace_timeout_s: config.actor.pace_timeout_s,
+        max_seconds: config.actor.max_train_s,
     };
     let links = ActorLinks::connect(&bus, &options).await?;
     let _node = bus.declare_node(robot_id, "actor").await?;
@@ -1072,34 +1073,14 @@ pub async fn act(
                 );
             }
         };
-        // Training stops on Ctrl-C (no final evaluation then) or at the time budget.
-        let train_stop = Arc::new(AtomicBool::new(false));
-        let watcher = {
-            let (stop, train_stop) = (stop.clone(), train_stop.clone());
-            let budget = settings
-                .max_train_s
-                .and_then(|t| Duration::try_from_secs_f64(t).ok());
-            std::thread::spawn(move || {
-                let t0 = Instant::now();
-                while !train_stop.load(Ordering::Relaxed) {
-                    if stop.load(Ordering::Relaxed) || budget.is_some_and(|b| t0.elapsed() >= b) {
-                        train_stop.store(true, Ordering::Relaxed);
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            })
-        };
         let stats = run_actor(
             &mut env,
             &mut links,
             &options,
-            &train_stop,
+            &stop,
             settings.max_env_steps,
             &mut on_episode,
-        );
-        train_stop.store(true, Ordering::Relaxed);
-        let _ = watcher.join();
-        let stats = stats?;
+        )?;
         let train_seconds = started.elapsed().as_secs_f64();
         if settings
             .max_env_steps
@@ -1127,6 +1108,7 @@ pub async fn act(
                 intervene_after_stall: 0,
                 follow_weights: false,
                 send_transitions: false,
+                max_seconds: None,
                 ..options.clone()
             };
             let wins = std::cell::Cell::new(0u64);
