@@ -103,7 +103,8 @@ fn main() -> Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
     for seed in 0..demos {
-        let mut expert = ScriptedExpert::new(env.scene(), env.robot(), Variant::Expert, seed);
+        let mut expert =
+            ScriptedExpert::new(env.scene(), env.robot(), Variant::Expert, seed).translation_only();
         let ep = run_episode(&mut env, 1_000_000 + seed, mode, &shaping, |o, i| {
             from_action(&expert.act(o, i), 0.03)
         })?;

@@ -105,6 +105,7 @@ pub struct ScriptedExpert {
     control: ControlOptions,
     tool_down: UnitQuaternion<f64>,
     pose_control: bool,
+    rotate: bool,
     stages: usize,
     phase: Phase,
     timer: usize,
@@ -166,6 +167,7 @@ impl ScriptedExpert {
             control: ControlOptions::default(),
             tool_down: UnitQuaternion::from_euler_angles(r, p, y),
             pose_control: robot.config.end_effector.control == "pose",
+            rotate: true,
             stages: scene.stages.len(),
             phase: Phase::Above,
             timer: 0,
@@ -180,6 +182,27 @@ impl ScriptedExpert {
             travel,
             pull,
         }
+    }
+
+    /// The expert acting through an action space without rotation (tool translation and
+    /// gripper only, as the learner's): it never commands a rotation and never waits for the
+    /// tool's yaw to line up with an object, grasping at whatever yaw the tool holds. Tasks
+    /// whose grasp needs a yaw (the drawer's hook) may then fail.
+    #[must_use]
+    pub fn translation_only(mut self) -> Self {
+        self.rotate = false;
+        self
+    }
+
+    /// Whether the expert commands rotations (false after [`Self::translation_only`]).
+    pub fn rotates(&self) -> bool {
+        self.rotate
+    }
+
+    /// Whether the tool's yaw is within `tolerance` of `yaw`; always true for an expert that
+    /// cannot rotate.
+    fn yaw_ready(&self, yaw: f64, yaw_now: f64, tolerance: f64) -> bool {
+        !self.rotate || wrap(yaw - yaw_now).abs() < tolerance
     }
 
     /// Whether the regress variant has started undoing progress.
@@ -307,6 +330,13 @@ impl ScriptedExpert {
             }
         }
         let mut rotation = [0.0; 3];
+        if !self.rotate {
+            return Action::EeDelta {
+                translation: d,
+                rotation,
+                gripper,
+            };
+        }
         if let Some(yaw) = yaw {
             rotation[2] = wrap(yaw - self.tool_yaw(obs));
         }
@@ -464,7 +494,7 @@ impl ScriptedExpert {
                 Phase::Above => {
                     let yaw = self.grasp_yaw(obs, object, yaw_now);
                     let wp = [grasp_at[0], grasp_at[1], grasp_at[2] + 0.09];
-                    if near(ee, wp, 0.012) && wrap(yaw - yaw_now).abs() < 0.06 {
+                    if near(ee, wp, 0.012) && self.yaw_ready(yaw, yaw_now, 0.06) {
                         self.phase = Phase::Descend;
                         continue;
                     }
@@ -589,7 +619,7 @@ impl ScriptedExpert {
             match self.phase {
                 Phase::Above => {
                     let wp = [hook_now[0], hook_now[1], hook_now[2] + 0.08];
-                    if near(ee, wp, 0.01) && wrap(yaw - self.tool_yaw(obs)).abs() < 0.05 {
+                    if near(ee, wp, 0.01) && self.yaw_ready(yaw, self.tool_yaw(obs), 0.05) {
                         self.phase = Phase::Descend;
                         continue;
                     }

@@ -637,12 +637,12 @@ impl ActorEnv for SimActorEnv {
             .reset(seed)
             .map_err(|e| RlError::Input(format!("reset: {e}")))?;
         self.info = None;
-        self.expert = Some(ScriptedExpert::new(
-            self.env.scene(),
-            self.env.robot(),
-            Variant::Expert,
-            seed,
-        ));
+        // The demonstrator acts through the policy's action space, which has no rotation: an
+        // expert that waited for a yaw it cannot command would hover above the object.
+        self.expert = Some(
+            ScriptedExpert::new(self.env.scene(), self.env.robot(), Variant::Expert, seed)
+                .translation_only(),
+        );
         self.episode = episode;
         self.step = 0;
         self.instruction = self.obs.instruction.clone();
@@ -1302,5 +1302,37 @@ mod tests {
         let a = env.expert_action().unwrap();
         assert_eq!(a.len(), ACTION_SIZE);
         assert!(a.iter().all(|x| (-1.0..=1.0).contains(x)));
+    }
+
+    /// The demonstrations and rescues of a session come from the expert acting through the
+    /// policy's action space (translation and gripper): on the Panda's pick_place that expert
+    /// must still succeed, or every demonstration is a failure.
+    #[test]
+    fn the_demonstrator_succeeds_through_the_policy_action_space() {
+        let s = EnvSettings {
+            scene: repo().join("sim_scenes/pick_place.toml"),
+            robot: repo().join("robots/panda").display().to_string(),
+            horizon: 150,
+            rig: None,
+            ..settings(ObservationKind::Privileged)
+        };
+        let mut env = SimActorEnv::local(&s, &ShapingConfig::default(), None).unwrap();
+        let episodes = 8;
+        let mut successes = 0;
+        for episode in 0..episodes {
+            env.reset(episode).unwrap();
+            loop {
+                let a = env.expert_action().unwrap();
+                let step = env.step(&a).unwrap();
+                if step.terminated || step.truncated {
+                    successes += usize::from(step.success);
+                    break;
+                }
+            }
+        }
+        assert!(
+            successes >= 7,
+            "{successes} of {episodes} pick_place demonstrations succeeded"
+        );
     }
 }
