@@ -149,7 +149,8 @@ pub struct ActorOptions {
     /// Longest hold, in seconds: past it the actor goes on unpaced until weights with a newer
     /// version show the learner is updating again (a learner that died or stalled).
     pub pace_timeout_s: f64,
-    /// Wall-clock budget of one run in seconds (none: no limit); the run also ends here.
+    /// Wall-clock budget of one run in seconds (none, or a value that is no duration such as
+    /// NaN or a negative: no limit); the run also ends here.
     pub max_seconds: Option<f64>,
 }
 
@@ -388,11 +389,11 @@ fn take_weights(
     true
 }
 
-/// Runs until `stop` is set, `max_steps` steps are done or `max_seconds` have passed: first `demo_episodes` episodes of
-/// the environment's demonstrator (sent as interventions), then the policy, every
-/// `eval_every`-th policy episode on its mode. The policy starts from the newest weights the
-/// links have taken up (random actions until there are any). `on_episode` is called after
-/// every episode.
+/// Runs until `stop` is set, `max_steps` steps are done or `max_seconds` have passed: first
+/// `demo_episodes` episodes of the environment's demonstrator (sent as interventions), then
+/// the policy, every `eval_every`-th policy episode on its mode. The policy starts from the
+/// newest weights the links have taken up (random actions until there are any).
+/// `on_episode` is called after every episode.
 pub fn run_actor(
     env: &mut dyn ActorEnv,
     links: &mut ActorLinks,

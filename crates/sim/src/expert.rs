@@ -194,11 +194,6 @@ impl ScriptedExpert {
         self
     }
 
-    /// Whether the expert commands rotations (false after [`Self::translation_only`]).
-    pub fn rotates(&self) -> bool {
-        self.rotate
-    }
-
     /// Whether the tool's yaw is within `tolerance` of `yaw`; always true for an expert that
     /// cannot rotate.
     fn yaw_ready(&self, yaw: f64, yaw_now: f64, tolerance: f64) -> bool {
