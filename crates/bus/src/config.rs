@@ -166,14 +166,55 @@ impl BusConfig {
 
 /// A loopback TCP endpoint on a port that was free a moment ago (for tests and benchmarks that
 /// build isolated networks).
+///
+/// The port is taken from below the kernel's ephemeral range, so no socket that binds port 0
+/// (a session listening on `tcp/127.0.0.1:0`, or the local end of an outgoing connection) can be
+/// given it between this call and the listener's bind. Within one process no port is handed out
+/// twice, so tests running in parallel never race for the same one.
 pub fn free_local_endpoint() -> Result<String, BusError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| BusError::Config(format!("cannot find a free loopback port: {e}")))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| BusError::Config(format!("cannot find a free loopback port: {e}")))?
-        .port();
-    Ok(format!("tcp/127.0.0.1:{port}"))
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(u32::MAX);
+    let (low, high) = static_port_range();
+    let span = u32::from(high - low);
+    // Start each process at a different place in the range so concurrent processes rarely
+    // probe the same ports.
+    let seed = std::process::id().wrapping_mul(2_654_435_761)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        seed % span,
+        std::sync::atomic::Ordering::SeqCst,
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    for _ in 0..span {
+        let offset = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % span;
+        let Ok(port) = u16::try_from(u32::from(low) + offset) else {
+            continue;
+        };
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(format!("tcp/127.0.0.1:{port}"));
+        }
+    }
+    Err(BusError::Config(format!(
+        "cannot find a free loopback port in {low}..{high}"
+    )))
+}
+
+/// Ports no one gets by binding port 0: the range just below the kernel's ephemeral ports
+/// (`/proc/sys/net/ipv4/ip_local_port_range`, 32768 by default), above the well-known ones.
+fn static_port_range() -> (u16, u16) {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u16>().ok())
+        })
+        .unwrap_or(32_768);
+    let high = ephemeral_low.max(12_000);
+    (high - 10_000, high)
 }
 
 fn check_endpoint(endpoint: &str) -> Result<(), BusError> {
@@ -219,6 +260,22 @@ mod tests {
                 .unwrap()
                 .contains("127.0.0.1:7447")
         );
+    }
+
+    #[test]
+    fn free_endpoints_are_distinct_and_below_the_ephemeral_range() {
+        let (low, high) = static_port_range();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let endpoint = free_local_endpoint().unwrap();
+            let port: u16 = endpoint
+                .strip_prefix("tcp/127.0.0.1:")
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((low..high).contains(&port), "{port} outside {low}..{high}");
+            assert!(seen.insert(port), "port {port} handed out twice");
+        }
     }
 
     #[test]
