@@ -172,27 +172,26 @@ impl BusConfig {
 /// given it between this call and the listener's bind. Within one process no port is handed out
 /// twice, so tests running in parallel never race for the same one.
 pub fn free_local_endpoint() -> Result<String, BusError> {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(u32::MAX);
-    let (low, high) = static_port_range();
-    let span = u32::from(high - low);
-    // Start each process at a different place in the range so concurrent processes rarely
-    // probe the same ports.
-    let seed = std::process::id().wrapping_mul(2_654_435_761)
-        ^ std::time::SystemTime::now()
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// The port range, read once per process.
+    static RANGE: LazyLock<(u16, u16)> = LazyLock::new(static_port_range);
+    /// The next offset into the range; each process starts at a different place so that
+    /// concurrent processes rarely probe the same ports.
+    static NEXT: LazyLock<AtomicU32> = LazyLock::new(|| {
+        let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-    let _ = NEXT.compare_exchange(
-        u32::MAX,
-        seed % span,
-        std::sync::atomic::Ordering::SeqCst,
-        std::sync::atomic::Ordering::SeqCst,
-    );
+            .map_or(0, |d| d.subsec_nanos());
+        AtomicU32::new(std::process::id().wrapping_mul(2_654_435_761) ^ nanos)
+    });
+
+    let (low, high) = *RANGE;
+    let span = high - low;
     for _ in 0..span {
-        let offset = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % span;
-        let Ok(port) = u16::try_from(u32::from(low) + offset) else {
-            continue;
-        };
+        // The remainder is below `span`, so it fits a u16 and `low + offset < high`.
+        let offset = (NEXT.fetch_add(1, Ordering::Relaxed) % u32::from(span)) as u16;
+        let port = low + offset;
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return Ok(format!("tcp/127.0.0.1:{port}"));
         }
@@ -207,11 +206,7 @@ pub fn free_local_endpoint() -> Result<String, BusError> {
 fn static_port_range() -> (u16, u16) {
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u16>().ok())
-        })
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
         .unwrap_or(32_768);
     let high = ephemeral_low.max(12_000);
     (high - 10_000, high)
